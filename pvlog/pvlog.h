@@ -90,7 +90,21 @@ struct pvlog_event {
     uint64_t final_digest;  /* digest of guest memory and registers at the end */
     uint64_t regs_chain;    /* full 64-bit chained register digest at the end */
     uint64_t end_wall_ns;   /* wall-clock time the recording ended */
+    /*
+     * Register chain (both kinds). The recorder keeps chain_i =
+     * XXH3(chain_{i-1} || regs_i) and stores its low 8 bits as regs8. Writer:
+     * regs_chain is read on EVERY event (hypercall and END) and the last value
+     * seen becomes the frame's chain_end in the frame header. Reader: on the
+     * last event of each frame (always so for END) chain_valid is 1 and
+     * regs_chain holds the full chain after that event; otherwise both are 0.
+     */
+    uint8_t chain_valid;
 };
+
+/* Limits: the writer refuses larger events (PVLOG_EINVAL), the reader rejects them. */
+#define PVLOG_WRITES_MAX 1024u              /* writes in one event */
+#define PVLOG_EVENT_DATA_MAX (32u << 20)    /* sum of write lengths in one event */
+#define PVLOG_FRAME_RAW_MAX (64u << 20)     /* uncompressed payload of one frame */
 
 /* ---- writer ---- */
 struct pvlog_writer;
@@ -106,10 +120,19 @@ enum pvlog_status pvlog_writer_open(struct pvlog_writer **out, const char *path,
 enum pvlog_status pvlog_writer_append(struct pvlog_writer *w, const struct pvlog_event *ev,
                                       struct pvlog_error *err);
 
+/* Test and tuning knobs; call before the first append. Frame size: a frame is
+ * handed to the background thread once its uncompressed payload reaches
+ * (bytes) (default 64 KiB, clamped to [64 B, 16 MiB]). zstd level (default 1,
+ * clamped to [1, 19]). */
+void pvlog_writer_set_frame_bytes(struct pvlog_writer *w, uint32_t bytes);
+void pvlog_writer_set_zstd_level(struct pvlog_writer *w, int level);
+
 /* Number of events appended so far. */
 uint64_t pvlog_writer_count(const struct pvlog_writer *w);
 
-/* Flush all complete frames to the file (used before fork/exit paths). */
+/* Flush all complete frames to the file (used before fork/exit paths): every
+ * event appended so far, the pending partial frame included, is written
+ * (not fsynced) when this returns. */
 enum pvlog_status pvlog_writer_flush(struct pvlog_writer *w, struct pvlog_error *err);
 
 /* Write the pending frame and the seek index, fsync, close and free (w).

@@ -1,0 +1,983 @@
+/*
+ * reverse.c - exact positions, goto, reverse-step and reverse-continue on a
+ * replay (reverse.h). See docs/reverse-execution.md.
+ */
+#include "gdbstub/reverse.h"
+
+#include "gdbstub/target.h"
+#include "replayer/checkpoint.h"
+#include "replayer/replayer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <xxhash.h>
+
+#define HLT 0xf4
+#define OUT_DX_EAX 0xef /* out %eax,(%dx): the hypercall instruction */
+#define NCACHE 16
+#define MAXA 2
+#define CK_CPU_NS 20000000ull /* take a checkpoint after ~20 ms of guest CPU */
+
+/* (e, a, k, s): see reverse.h. */
+struct pos {
+    uint64_t e, a, k, s;
+};
+
+/* A full machine state to find again (registers, SSE, memory digest). */
+struct tstate {
+    struct kvm_regs regs;
+    struct kvm_fpu fpu;
+    uint64_t mem;
+};
+
+enum hit_kind { HIT_BP = 1, HIT_WATCH_MMIO, HIT_WATCH_HC };
+
+struct hit {
+    enum hit_kind kind;
+    int hw;         /* HIT_BP: a hardware breakpoint */
+    uint64_t e;     /* interval */
+    uint64_t addr;  /* HIT_BP: the address; HIT_WATCH_*: the writing instruction */
+    uint64_t k;     /* HIT_BP: arrival number; HIT_WATCH_MMIO: MMIO exit number */
+    uint64_t s;     /* steps after the anchor (hits found while stepping) */
+    uint64_t anchor_a, anchor_k; /* HIT_BP found while stepping: the anchor */
+    uint64_t watch; /* HIT_WATCH_*: the watchpoint's address */
+};
+
+enum run_why { RUN_NONE, RUN_ARRIVAL, RUN_EVENT, RUN_MMIO, RUN_MATCH, RUN_ENDED, RUN_INTERRUPT };
+
+struct runspec {
+    uint64_t addr[MAXA];
+    unsigned naddr;
+    uint64_t count[MAXA];
+    int scan;    /* user breakpoints and watchpoints are active and hits recorded */
+    int protect; /* watchpoint pages are read-only (implied by scan) */
+    uint64_t prev_count[MAXA]; /* counts of the interval that ended last */
+    /* stop conditions */
+    int stop_idx;          /* -1: none; else stop at arrival stop_k of addr[stop_idx] ... */
+    uint64_t stop_k, stop_e; /* ... in interval stop_e */
+    uint64_t stop_event;   /* stop on reaching base stop_event; UINT64_MAX: none */
+    uint64_t stop_mmio_e, stop_mmio_j; /* stop at MMIO exit j of interval e (j > 0) */
+    const struct tstate *match; /* stop at an arrival at addr[0] in interval match_e matching */
+    uint64_t match_e;
+    /* results */
+    uint64_t mmio;
+    struct hit last;
+    int have_last;
+    enum run_why why;
+};
+
+struct cache_ent {
+    struct pos p;
+    struct checkpoint *c;
+    uint64_t used;
+};
+
+struct patch {
+    uint64_t addr;
+    uint8_t orig, patched;
+};
+
+struct timetravel {
+    struct target *t;
+    struct replayer *r;
+    struct monitor *m;
+    struct ck_store ck;
+    struct pos cur;
+    int cur_valid;
+    int at_fault; /* the guest ended in a fault: the position is the end of history */
+    int busy;
+    struct patch *patch;
+    size_t npatch, cappatch;
+    uint64_t *ucount; /* arrivals per user software breakpoint in this interval */
+    size_t capu;
+    uint64_t uhw[4];
+    struct cache_ent cache[NCACHE];
+    uint64_t tick;
+    uint64_t ck_cpu_ns; /* thread CPU time at the last checkpoint */
+    uint64_t resolutions, gotos;
+};
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cur_event(struct timetravel *tt)
+{
+    return tt->r->next_event;
+}
+
+/* ---- patches owned by reverse execution ---- */
+
+void tt_patches_remove(struct timetravel *tt)
+{
+    for (size_t i = tt->npatch; i-- > 0;) {
+        if (tt->patch[i].patched) {
+            *(uint8_t *)vm_gpa(&tt->m->vm, tt->patch[i].addr, 1) = tt->patch[i].orig;
+            tt->patch[i].patched = 0;
+        }
+    }
+}
+
+void tt_patches_insert(struct timetravel *tt)
+{
+    for (size_t i = 0; i < tt->npatch; i++) {
+        uint8_t *p = vm_gpa(&tt->m->vm, tt->patch[i].addr, 1);
+        if (p && !tt->patch[i].patched) {
+            tt->patch[i].orig = *p;
+            *p = HLT;
+            tt->patch[i].patched = 1;
+        }
+    }
+}
+
+static int patched_at(struct timetravel *tt, uint64_t a)
+{
+    for (size_t i = 0; i < tt->npatch; i++)
+        if (tt->patch[i].addr == a)
+            return 1;
+    return 0;
+}
+
+static void patch_add(struct timetravel *tt, uint64_t a)
+{
+    if (patched_at(tt, a) || !vm_gpa(&tt->m->vm, a, 1))
+        return;
+    if (tt->npatch == tt->cappatch) {
+        tt->cappatch = tt->cappatch ? tt->cappatch * 2 : 16;
+        tt->patch = realloc(tt->patch, tt->cappatch * sizeof *tt->patch);
+        if (!tt->patch)
+            vm_die("out of memory");
+    }
+    tt->patch[tt->npatch++] = (struct patch){a, 0, 0};
+}
+
+int tt_busy(const struct timetravel *tt)
+{
+    return tt->busy;
+}
+
+/* ---- checkpoints ---- */
+
+void tt_after_hc(struct timetravel *tt)
+{
+    if (tt->m->stop.reason != MON_RUNNING)
+        return;
+    uint64_t now = cpu_ns();
+    if (now - tt->ck_cpu_ns < CK_CPU_NS)
+        return;
+    tt->ck_cpu_ns = now;
+    ck_settle(&tt->m->vm);
+    ck_take(&tt->ck, cur_event(tt), tt->r->chain);
+}
+
+/* Restore (c) and re-position the replayer there. */
+static void restore(struct timetravel *tt, const struct checkpoint *c)
+{
+    tt_patches_remove(tt);
+    target_patches_remove(tt->t);
+    ck_restore(&tt->ck, c);
+    if (replayer_rewind(tt->r, c->event, c->chain) < 0)
+        vm_die("the recording could not be re-read");
+    tt->t->ended = 0;
+    tt->at_fault = 0;
+}
+
+/* ---- state matching ---- */
+
+static uint64_t mem_digest(struct monitor *m)
+{
+    return XXH3_64bits(m->vm.mem, m->vm.mem_size);
+}
+
+static void state_capture(struct timetravel *tt, struct tstate *s)
+{
+    if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &s->regs) < 0)
+        vm_die("KVM_GET_REGS");
+    vm_get_fpu(&tt->m->vm, &s->fpu);
+    s->mem = mem_digest(tt->m);
+}
+
+static int state_matches(struct timetravel *tt, const struct tstate *want)
+{
+    struct kvm_regs r;
+    if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
+        vm_die("KVM_GET_REGS");
+    if (memcmp(&r, &want->regs, sizeof r) != 0)
+        return 0;
+    struct kvm_fpu f;
+    vm_get_fpu(&tt->m->vm, &f);
+    if (memcmp(f.xmm, want->fpu.xmm, sizeof f.xmm) != 0 || f.mxcsr != want->fpu.mxcsr ||
+        memcmp(f.fpr, want->fpu.fpr, sizeof f.fpr) != 0)
+        return 0;
+    /* memory is compared with the patches out */
+    tt_patches_remove(tt);
+    return mem_digest(tt->m) == want->mem;
+}
+
+/* ---- the run engine ---- */
+
+static void user_counts_reset(struct timetravel *tt)
+{
+    if (tt->capu < tt->t->nsw) {
+        tt->capu = tt->t->nsw;
+        tt->ucount = realloc(tt->ucount, tt->capu * sizeof *tt->ucount);
+        if (!tt->ucount)
+            vm_die("out of memory");
+    }
+    if (tt->t->nsw)
+        memset(tt->ucount, 0, tt->t->nsw * sizeof *tt->ucount);
+    memset(tt->uhw, 0, sizeof tt->uhw);
+}
+
+static void interval_reset(struct timetravel *tt, struct runspec *rs)
+{
+    memcpy(rs->prev_count, rs->count, sizeof rs->count);
+    memset(rs->count, 0, sizeof rs->count);
+    rs->mmio = 0;
+    if (rs->scan)
+        user_counts_reset(tt);
+}
+
+/* An arrival at (x) just happened (rip == x, instruction not executed).
+ * Returns 1 to stop. */
+static int arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_t steps,
+                  uint64_t anchor_a, uint64_t anchor_k)
+{
+    uint64_t e = cur_event(tt);
+    for (unsigned i = 0; i < rs->naddr; i++)
+        if (rs->addr[i] == x)
+            rs->count[i]++;
+    uint64_t uk = 0;
+    int hw = 0, is_user = 0;
+    if (rs->scan) {
+        for (size_t i = 0; i < tt->t->nsw; i++)
+            if (tt->t->sw[i].addr == x) {
+                uk = ++tt->ucount[i];
+                is_user = 1;
+            }
+        for (int i = 0; i < 4; i++)
+            if (tt->t->hw_on[i] && tt->t->hw[i] == x) {
+                uint64_t k = ++tt->uhw[i];
+                if (!is_user) {
+                    uk = k;
+                    hw = 1;
+                }
+                is_user = 1;
+            }
+    }
+    if (rs->stop_idx >= 0 && e == rs->stop_e && x == rs->addr[rs->stop_idx] &&
+        rs->count[rs->stop_idx] == rs->stop_k && steps == 0) {
+        rs->why = RUN_ARRIVAL;
+        return 1;
+    }
+    if (rs->match && e == rs->match_e && x == rs->addr[0] && state_matches(tt, rs->match)) {
+        rs->why = RUN_MATCH;
+        return 1;
+    }
+    if (is_user) {
+        rs->have_last = 1;
+        rs->last = (struct hit){.kind = HIT_BP, .hw = hw, .e = e, .addr = x, .k = uk,
+                                .s = steps, .anchor_a = anchor_a, .anchor_k = anchor_k};
+    }
+    return 0;
+}
+
+/* A hypercall completed. Returns 1 to stop. */
+static int interval_end(struct timetravel *tt, struct runspec *rs)
+{
+    if (rs->scan) {
+        int w = target_watch_changed(tt->t);
+        if (w >= 0) {
+            rs->have_last = 1;
+            rs->last = (struct hit){.kind = HIT_WATCH_HC, .e = cur_event(tt) - 1,
+                                    .addr = vm_regs(&tt->m->vm)->rip - 1,
+                                    .watch = tt->t->wp[w].addr};
+            target_watch_snapshot(tt->t);
+        }
+    }
+    interval_reset(tt, rs);
+    if (cur_event(tt) == rs->stop_event) {
+        rs->why = RUN_EVENT;
+        return 1;
+    }
+    return 0;
+}
+
+/* A KVM_EXIT_MMIO in a run: count it, stop before it if asked, else perform
+ * it and record a watch hit. Returns 1 to stop. */
+static int mmio(struct timetravel *tt, struct runspec *rs)
+{
+    rs->mmio++;
+    if (rs->stop_mmio_j && cur_event(tt) == rs->stop_mmio_e && rs->mmio == rs->stop_mmio_j) {
+        rs->why = RUN_MMIO;
+        return 1;
+    }
+    uint64_t rip = target_rip(tt->t);
+    int w = target_mmio_write(tt->t);
+    if (w < 0) {
+        rs->why = RUN_ENDED;
+        return 1;
+    }
+    if (w > 0 && rs->scan) {
+        int i = target_watch_changed(tt->t);
+        rs->have_last = 1;
+        rs->last = (struct hit){.kind = HIT_WATCH_MMIO, .e = cur_event(tt), .addr = rip,
+                                .k = rs->mmio, .watch = tt->t->wp[i < 0 ? 0 : i].addr};
+    }
+    if (w > 0)
+        target_watch_snapshot(tt->t);
+    return 0;
+}
+
+/* Execute exactly one instruction with no patches in. Returns 1 to stop the
+ * run (rs->why set), 0 otherwise; *was_hc tells whether it was a hypercall. */
+static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
+{
+    *was_hc = 0;
+    target_set_debug(tt->t, 1, 0);
+    for (;;) {
+        enum monitor_event ev = monitor_step(tt->m);
+        switch (ev) {
+        case MON_EV_INTERRUPTED:
+            continue;
+        case MON_EV_DEBUG:
+            return 0;
+        case MON_EV_HYPERCALL:
+            *was_hc = 1;
+            return interval_end(tt, rs);
+        case MON_EV_MMIO:
+            if (mmio(tt, rs))
+                return 1;
+            continue;
+        case MON_EV_STOPPED:
+            if (cur_event(tt) == rs->stop_event) {
+                rs->why = RUN_EVENT;
+                return 1;
+            }
+            rs->why = RUN_ENDED;
+            tt->t->ended = 1;
+            return 1;
+        case MON_EV_HLT:
+            monitor_set_stop(tt->m, MON_FAULT, PVRR_EXIT_PANIC, "guest executed hlt");
+            rs->why = RUN_ENDED;
+            tt->t->ended = 1;
+            return 1;
+        }
+    }
+}
+
+/* Run forward under (rs) until one of its stop conditions. */
+static void run(struct timetravel *tt, struct runspec *rs)
+{
+    rs->why = RUN_NONE;
+    tt->npatch = 0;
+    for (unsigned i = 0; i < rs->naddr; i++)
+        patch_add(tt, rs->addr[i]);
+    if (rs->scan) {
+        for (size_t i = 0; i < tt->t->nsw; i++)
+            patch_add(tt, tt->t->sw[i].addr);
+        user_counts_reset(tt);
+    }
+    target_watch_protect(tt->t, (rs->scan || rs->protect) && tt->t->nwp > 0);
+    target_watch_snapshot(tt->t);
+    tt->busy = 1;
+    unsigned exits = 0;
+    for (;;) {
+        if (tt->m->stop.reason != MON_RUNNING) {
+            rs->why = cur_event(tt) == rs->stop_event ? RUN_EVENT : RUN_ENDED;
+            break;
+        }
+        tt_patches_insert(tt);
+        target_set_debug(tt->t, 0, rs->scan);
+        enum monitor_event ev = monitor_step(tt->m);
+        if (ev == MON_EV_INTERRUPTED || (++exits & 4095) == 0) {
+            if (tt->t->stub && gdbstub_poll_interrupt(tt->t->stub)) {
+                rs->why = RUN_INTERRUPT;
+                break;
+            }
+            if (ev == MON_EV_INTERRUPTED)
+                continue;
+        }
+        uint64_t x;
+        switch (ev) {
+        case MON_EV_HYPERCALL:
+            if (interval_end(tt, rs))
+                goto out;
+            continue;
+        case MON_EV_STOPPED:
+            rs->why = cur_event(tt) == rs->stop_event ? RUN_EVENT : RUN_ENDED;
+            if (rs->why == RUN_ENDED)
+                tt->t->ended = 1;
+            goto out;
+        case MON_EV_MMIO:
+            if (mmio(tt, rs))
+                goto out;
+            continue;
+        case MON_EV_HLT:
+            x = target_rip(tt->t) - 1;
+            if (!patched_at(tt, x)) {
+                tt_patches_remove(tt);
+                monitor_set_stop(tt->m, MON_FAULT, PVRR_EXIT_PANIC,
+                                 "guest executed hlt at rip 0x%" PRIx64, x);
+                rs->why = RUN_ENDED;
+                tt->t->ended = 1;
+                goto out;
+            }
+            target_set_rip(tt->t, x);
+            break;
+        case MON_EV_DEBUG:
+            x = target_rip(tt->t);
+            if (!(tt->m->vm.run->debug.arch.dr6 & 0xf))
+                continue;
+            break;
+        default:
+            continue;
+        }
+        tt_patches_remove(tt);
+        if (arrive(tt, rs, x, 0, 0, 0))
+            goto out;
+        int was_hc;
+        if (one_step(tt, rs, &was_hc))
+            goto out;
+    }
+out:
+    tt->busy = 0;
+    tt_patches_remove(tt);
+    target_set_debug(tt->t, 0, 0);
+}
+
+/* Single-step (n) times under (rs) (no patches), recording hits by RIP.
+ * Returns 1 if a stop condition ended it early. */
+static int run_steps(struct timetravel *tt, struct runspec *rs, uint64_t n, uint64_t anchor_a,
+                     uint64_t anchor_k)
+{
+    tt->busy = 1;
+    target_watch_protect(tt->t, (rs->scan || rs->protect) && tt->t->nwp > 0);
+    target_watch_snapshot(tt->t);
+    int stopped = 0;
+    for (uint64_t i = 1; i <= n; i++) {
+        int was_hc;
+        if (one_step(tt, rs, &was_hc)) {
+            stopped = 1;
+            break;
+        }
+        if (was_hc) {
+            anchor_a = anchor_k = 0;
+            continue;
+        }
+        uint64_t rip = target_rip(tt->t);
+        if (rs->scan && i < n)
+            arrive(tt, rs, rip, i, anchor_a, anchor_k);
+    }
+    tt->busy = 0;
+    target_set_debug(tt->t, 0, 0);
+    return stopped;
+}
+
+static void spec_init(struct runspec *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->stop_idx = -1;
+    rs->stop_event = UINT64_MAX;
+}
+
+/* ---- goto ---- */
+
+static void cache_put(struct timetravel *tt, struct pos p)
+{
+    struct cache_ent *slot = &tt->cache[0];
+    for (int i = 0; i < NCACHE; i++) {
+        if (tt->cache[i].c && memcmp(&tt->cache[i].p, &p, sizeof p) == 0) {
+            tt->cache[i].used = ++tt->tick;
+            return;
+        }
+        if (!tt->cache[i].c) {
+            slot = &tt->cache[i];
+            break;
+        }
+        if (tt->cache[i].used < slot->used)
+            slot = &tt->cache[i];
+    }
+    ck_settle(&tt->m->vm);
+    ck_release(&tt->ck, slot->c);
+    slot->c = ck_snapshot(&tt->ck, p.e, tt->r->chain);
+    slot->p = p;
+    slot->used = ++tt->tick;
+}
+
+static void cache_clear(struct timetravel *tt)
+{
+    for (int i = 0; i < NCACHE; i++) {
+        ck_release(&tt->ck, tt->cache[i].c);
+        tt->cache[i].c = NULL;
+    }
+}
+
+/* 1 if the machine can go from position (a) to (b) by running forward. */
+static int on_path(struct pos a, struct pos b)
+{
+    if (a.e < b.e)
+        return 1;
+    if (a.e > b.e)
+        return 0;
+    if (a.k == 0)
+        return b.k > 0 ? a.s == 0 : a.s <= b.s;
+    if (b.k == 0)
+        return 0;
+    if (a.a != b.a)
+        return 0;
+    return a.k < b.k || (a.k == b.k && a.s <= b.s);
+}
+
+/* Go to position (p). Returns 0, or -1 if the history does not reach it
+ * (the machine is then at the end). */
+static int goto_pos(struct timetravel *tt, struct pos p)
+{
+    tt->gotos++;
+    struct pos from;
+    int have_from = 0;
+    /* the cheapest start: the current position, a cached snapshot, a checkpoint */
+    if (tt->cur_valid && !tt->t->ended && on_path(tt->cur, p)) {
+        from = tt->cur;
+        have_from = 1;
+    }
+    struct cache_ent *best = NULL;
+    for (int i = 0; i < NCACHE; i++) {
+        struct cache_ent *c = &tt->cache[i];
+        if (!c->c || !on_path(c->p, p))
+            continue;
+        if (have_from && !on_path(from, c->p))
+            continue;
+        if (!best || on_path(best->p, c->p))
+            best = c;
+    }
+    if (best) {
+        restore(tt, best->c);
+        best->used = ++tt->tick;
+        from = best->p;
+        have_from = 1;
+    }
+    if (!have_from) {
+        const struct checkpoint *c = ck_find(&tt->ck, p.e);
+        restore(tt, c);
+        from = (struct pos){c->event, 0, 0, 0};
+    }
+    struct runspec rs;
+    /* to base p.e */
+    if (from.e < p.e) {
+        spec_init(&rs);
+        rs.stop_event = p.e;
+        run(tt, &rs);
+        if (rs.why != RUN_EVENT) {
+            tt->cur_valid = 0;
+            return -1;
+        }
+        ck_settle(&tt->m->vm);
+        from = (struct pos){p.e, 0, 0, 0};
+    }
+    /* to the anchor */
+    uint64_t steps = p.s;
+    if (p.k > 0 && (from.k < p.k)) {
+        spec_init(&rs);
+        rs.addr[0] = p.a;
+        rs.naddr = 1;
+        rs.count[0] = from.k;
+        rs.stop_idx = 0;
+        rs.stop_k = p.k;
+        rs.stop_e = p.e;
+        rs.stop_event = p.e + 1;
+        run(tt, &rs);
+        if (rs.why != RUN_ARRIVAL) {
+            tt->cur_valid = 0;
+            return -1;
+        }
+        if (p.s > 0)
+            cache_put(tt, (struct pos){p.e, p.a, p.k, 0});
+    } else if (from.k == p.k && from.a == p.a) {
+        steps = p.s - from.s;
+    } else if (p.k == 0) {
+        steps = p.s - from.s;
+    }
+    if (steps) {
+        spec_init(&rs);
+        rs.stop_event = p.e + 1;
+        if (run_steps(tt, &rs, steps, 0, 0)) {
+            tt->cur_valid = 0;
+            return -1;
+        }
+    }
+    tt->cur = p;
+    tt->cur_valid = 1;
+    return 0;
+}
+
+/* Make tt->cur exact for the current machine state by re-executing its
+ * interval and matching the state at each arrival at its RIP. */
+static int resolve(struct timetravel *tt)
+{
+    if (tt->cur_valid)
+        return 0;
+    if (tt->at_fault)
+        return -1;
+    tt->resolutions++;
+    struct tstate want;
+    tt_patches_remove(tt);
+    target_patches_remove(tt->t);
+    state_capture(tt, &want);
+    uint64_t e = cur_event(tt);
+    /* keep a way back in case of trouble */
+    ck_settle(&tt->m->vm);
+    struct checkpoint *here = ck_snapshot(&tt->ck, e, tt->r->chain);
+    struct pos base = {e, 0, 0, 0};
+    tt->cur_valid = 0;
+    if (goto_pos(tt, base) == 0) {
+        if (state_matches(tt, &want)) {
+            ck_release(&tt->ck, here);
+            tt->cur = base;
+            tt->cur_valid = 1;
+            return 0;
+        }
+        struct runspec rs;
+        spec_init(&rs);
+        rs.addr[0] = want.regs.rip;
+        rs.naddr = 1;
+        rs.match = &want;
+        rs.match_e = e;
+        rs.stop_event = e + 1;
+        run(tt, &rs);
+        if (rs.why == RUN_MATCH) {
+            ck_release(&tt->ck, here);
+            tt->cur = (struct pos){e, want.regs.rip, rs.count[0], 0};
+            tt->cur_valid = 1;
+            return 0;
+        }
+    }
+    /* should not happen: put the machine back and give up */
+    restore(tt, here);
+    ck_release(&tt->ck, here);
+    tt->cur_valid = 0;
+    return -1;
+}
+
+/* ---- forward bookkeeping ---- */
+
+void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t event_before,
+                     const struct gdb_stop *stop)
+{
+    uint64_t e = cur_event(tt);
+    if (tt->t->ended) {
+        if (tt->m->stop.reason == MON_EXIT || tt->m->stop.reason == MON_PANIC) {
+            tt->cur = (struct pos){e, 0, 0, 0};
+            tt->cur_valid = 1;
+        } else {
+            tt->cur_valid = 0;
+            tt->at_fault = 1;
+        }
+        return;
+    }
+    if (how == GDB_RESUME_STEP && stop->kind == GDB_STOP_STEP) {
+        if (e > event_before) {
+            tt->cur = (struct pos){e, 0, 0, 0};
+            tt->cur_valid = 1;
+        } else if (tt->cur_valid) {
+            tt->cur.s++;
+        }
+        return;
+    }
+    if ((stop->kind == GDB_STOP_SWBREAK || stop->kind == GDB_STOP_HWBREAK) && e > event_before) {
+        /* every arrival since base e was trapped: this is the first */
+        tt->cur = (struct pos){e, target_rip(tt->t), 1, 0};
+        tt->cur_valid = 1;
+        return;
+    }
+    tt->cur_valid = 0; /* resolved when needed */
+}
+
+/* ---- reverse ---- */
+
+static int history_begin(struct timetravel *tt, struct gdb_stop *stop)
+{
+    if (goto_pos(tt, (struct pos){0, 0, 0, 0}) < 0)
+        return -1;
+    stop->kind = GDB_STOP_HISTORY_BEGIN;
+    return 0;
+}
+
+/* Count the arrivals at (a) over the whole interval (e), up to its hypercall. */
+static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint64_t *k)
+{
+    if (goto_pos(tt, (struct pos){e, 0, 0, 0}) < 0)
+        return -1;
+    struct runspec rs;
+    spec_init(&rs);
+    rs.addr[0] = a;
+    rs.naddr = 1;
+    rs.stop_event = e + 1;
+    tt->cur_valid = 0;
+    run(tt, &rs);
+    if (rs.why != RUN_EVENT)
+        return -1;
+    ck_settle(&tt->m->vm);
+    tt->cur = (struct pos){e + 1, 0, 0, 0};
+    tt->cur_valid = 1;
+    *k = rs.prev_count[0];
+    return *k > 0 ? 0 : -1;
+}
+
+static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
+{
+    if (resolve(tt) < 0)
+        return -1;
+    struct pos p = tt->cur;
+    stop->kind = GDB_STOP_STEP;
+    if (p.s > 0) {
+        p.s--;
+        return goto_pos(tt, p);
+    }
+    if (p.k > 0) {
+        struct pos q = p.k > 1 ? (struct pos){p.e, p.a, p.k - 1, 0} : (struct pos){p.e, 0, 0, 0};
+        if (goto_pos(tt, q) < 0)
+            return -1;
+        if (q.k == 0 && p.k == 1 && target_rip(tt->t) == p.a) {
+            /* p is base e itself: the previous instruction is the hypercall's */
+            tt->cur = q;
+            return reverse_step(tt, stop);
+        }
+        cache_put(tt, q);
+        /* step until the next arrival at p.a: that is p */
+        uint64_t n = 0;
+        struct runspec rs;
+        spec_init(&rs);
+        rs.stop_event = p.e + 1;
+        for (;;) {
+            int was_hc;
+            if (one_step(tt, &rs, &was_hc) || was_hc)
+                return -1;
+            n++;
+            if (target_rip(tt->t) == p.a)
+                break;
+        }
+        tt->cur_valid = 0;
+        struct pos target = q;
+        target.s += n - 1;
+        return goto_pos(tt, target);
+    }
+    if (p.e == 0)
+        return history_begin(tt, stop);
+    /* at base e: the previous instruction is hypercall e-1's out */
+    uint64_t out = vm_regs(&tt->m->vm)->rip - 1;
+    {
+        struct kvm_regs r;
+        if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &r) == 0)
+            out = r.rip - 1;
+    }
+    const uint8_t *ins = vm_gpa(&tt->m->vm, out, 1);
+    if (!ins || *ins != OUT_DX_EAX)
+        return -1;
+    uint64_t k;
+    if (count_in_interval(tt, p.e - 1, out, &k) < 0)
+        return -1;
+    return goto_pos(tt, (struct pos){p.e - 1, out, k, 0});
+}
+
+/* Turn a recorded hit into a position and go there. */
+static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop *stop)
+{
+    if (h->kind == HIT_BP) {
+        struct pos p;
+        if (h->s == 0)
+            p = (struct pos){h->e, h->addr, h->k, 0};
+        else
+            p = (struct pos){h->e, h->anchor_a, h->anchor_k, h->s};
+        if (goto_pos(tt, p) < 0)
+            return -1;
+        stop->kind = h->hw ? GDB_STOP_HWBREAK : GDB_STOP_SWBREAK;
+        return 0;
+    }
+    uint64_t k;
+    if (h->kind == HIT_WATCH_HC) {
+        if (count_in_interval(tt, h->e, h->addr, &k) < 0)
+            return -1;
+    } else {
+        /* count arrivals at the writing instruction up to MMIO exit number h->k */
+        if (goto_pos(tt, (struct pos){h->e, 0, 0, 0}) < 0)
+            return -1;
+        struct runspec rs;
+        spec_init(&rs);
+        rs.addr[0] = h->addr;
+        rs.naddr = 1;
+        rs.stop_mmio_e = h->e;
+        rs.stop_mmio_j = h->k;
+        rs.stop_event = h->e + 1;
+        rs.protect = 1; /* the same read-only pages as the scan: the same MMIO exits */
+        tt->cur_valid = 0;
+        run(tt, &rs);
+        if (rs.why != RUN_MMIO)
+            return -1;
+        k = rs.count[0];
+        if (k == 0)
+            return -1;
+    }
+    if (goto_pos(tt, (struct pos){h->e, h->addr, k, 0}) < 0)
+        return -1;
+    stop->kind = GDB_STOP_WATCH;
+    stop->addr = h->watch;
+    return 0;
+}
+
+static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
+{
+    if (resolve(tt) < 0)
+        return -1;
+    struct pos end = tt->cur;
+    if (end.e == 0 && end.k == 0 && end.s == 0)
+        return history_begin(tt, stop);
+    for (;;) {
+        const struct checkpoint *c = ck_find(&tt->ck, end.k == 0 && end.s == 0 && end.e > 0
+                                                          ? end.e - 1
+                                                          : end.e);
+        uint64_t start = c->event;
+        /* scan [base start, end) for the last hit */
+        tt->cur_valid = 0;
+        restore(tt, c);
+        tt->cur = (struct pos){start, 0, 0, 0};
+        tt->cur_valid = 1;
+        struct runspec rs;
+        spec_init(&rs);
+        rs.scan = 1;
+        if (end.k > 0) {
+            rs.addr[0] = end.a;
+            rs.naddr = 1;
+            rs.stop_idx = 0;
+            rs.stop_k = end.k;
+            rs.stop_e = end.e;
+        } else {
+            rs.stop_event = end.e;
+        }
+        run(tt, &rs);
+        if (rs.why == RUN_INTERRUPT) {
+            tt->cur_valid = 0;
+            stop->kind = GDB_STOP_INTERRUPT;
+            return 0;
+        }
+        int reached = (end.k > 0 && rs.why == RUN_ARRIVAL) || (end.k == 0 && rs.why == RUN_EVENT);
+        if (!reached)
+            return -1;
+        if (end.s > 0)
+            run_steps(tt, &rs, end.s, end.a, end.k);
+        tt->cur_valid = 0;
+        if (rs.have_last)
+            return goto_hit(tt, &rs.last, stop);
+        if (start == 0)
+            return history_begin(tt, stop);
+        end = (struct pos){start, 0, 0, 0};
+        if (tt->t->stub && gdbstub_poll_interrupt(tt->t->stub)) {
+            goto_pos(tt, end);
+            stop->kind = GDB_STOP_INTERRUPT;
+            return 0;
+        }
+    }
+}
+
+int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
+{
+    memset(stop, 0, sizeof *stop);
+    if (tt->at_fault && !tt->cur_valid) {
+        /* a faulted guest: go back from the last hypercall boundary */
+        tt->at_fault = 0;
+        tt->cur = (struct pos){cur_event(tt), 0, 0, 0};
+        tt->cur_valid = 1;
+    }
+    int rc = step ? reverse_step(tt, stop) : reverse_continue(tt, stop);
+    target_watch_snapshot(tt->t);
+    return rc;
+}
+
+/* ---- monitor commands ---- */
+
+void tt_describe_position(struct timetravel *tt, char *buf, size_t n)
+{
+    resolve(tt);
+    struct pos p = tt->cur;
+    if (!tt->cur_valid)
+        snprintf(buf, n, "event %" PRIu64 " (position within the interval unknown)",
+                 cur_event(tt));
+    else if (p.k == 0)
+        snprintf(buf, n, "event %" PRIu64 " + %" PRIu64 " steps%s", p.e, p.s,
+                 tt->t->ended ? " (end of the recording)" : "");
+    else
+        snprintf(buf, n,
+                 "event %" PRIu64 ", arrival %" PRIu64 " at 0x%" PRIx64 " + %" PRIu64 " steps",
+                 p.e, p.k, p.a, p.s);
+}
+
+void tt_list_checkpoints(struct timetravel *tt, gdb_out_fn out, void *ctx)
+{
+    char line[160];
+    int len = snprintf(line, sizeof line,
+                       "%zu checkpoints (%" PRIu64 " taken, %" PRIu64
+                       " thinned), %" PRIu64 " KiB of page copies for %" PRIu64
+                       " KiB of guest RAM\n",
+                       tt->ck.n, tt->ck.taken, tt->ck.dropped, ck_memory_bytes(&tt->ck) >> 10,
+                       tt->m->vm.mem_size >> 10);
+    out(ctx, line, (size_t)len);
+    for (size_t i = 0; i < tt->ck.n; i++) {
+        len = snprintf(line, sizeof line, "  at event %" PRIu64 "\n", tt->ck.ck[i]->event);
+        out(ctx, line, (size_t)len);
+    }
+}
+
+int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n)
+{
+    /* "just before event N": at base N, the guest about to continue towards hypercall N */
+    if (goto_pos(tt, (struct pos){event, 0, 0, 0}) < 0) {
+        snprintf(msg, n, "event %" PRIu64 " is past the end of the recording (now at event %" PRIu64 ")",
+                 event, cur_event(tt));
+        tt->cur_valid = 0;
+        return -1;
+    }
+    snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ")", event, target_rip(tt->t));
+    return 0;
+}
+
+void tt_memory(struct timetravel *tt, uint64_t *checkpoint_bytes, uint64_t *ram_bytes)
+{
+    *checkpoint_bytes = ck_memory_bytes(&tt->ck);
+    *ram_bytes = tt->m->vm.mem_size;
+}
+
+struct timetravel *tt_create(struct target *t, struct replayer *r)
+{
+    struct timetravel *tt = calloc(1, sizeof *tt);
+    if (!tt)
+        return NULL;
+    tt->t = t;
+    tt->r = r;
+    tt->m = t->m;
+    if (ck_init(&tt->ck, &t->m->vm, r->chain) < 0) {
+        free(tt);
+        return NULL;
+    }
+    tt->cur = (struct pos){0, 0, 0, 0};
+    tt->cur_valid = 1;
+    tt->ck_cpu_ns = cpu_ns();
+    return tt;
+}
+
+void tt_destroy(struct timetravel *tt)
+{
+    if (!tt)
+        return;
+    cache_clear(tt);
+    ck_fini(&tt->ck);
+    free(tt->patch);
+    free(tt->ucount);
+    free(tt);
+}

@@ -1,0 +1,12 @@
+/*
+ * hello - the smallest guest: prints a greeting and its arguments.
+ */
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    printf("Hello from a pvrr guest!\n");
+    for (int i = 1; i < argc; i++)
+        printf("argv[%d] = %s\n", i, argv[i]);
+    return 0;
+}

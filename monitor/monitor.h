@@ -1,0 +1,130 @@
+/*
+ * monitor.h - the pvrr monitor core: boots a guest ELF in a KVM VM and serves
+ * its hypercalls through registered handlers. `pvrr run`, the recorder, the
+ * replayer and the gdb stub are all built on this interface.
+ */
+#ifndef PVRR_MONITOR_H
+#define PVRR_MONITOR_H
+
+#include "monitor/hypercall.h"
+#include "monitor/vm.h"
+
+#include <stdint.h>
+#include <time.h>
+
+/* Exit statuses of pvrr itself (the guest's own status is 0..255). */
+#define PVRR_EXIT_USAGE 2       /* bad command line */
+#define PVRR_EXIT_TIMEOUT 124   /* --timeout expired (as timeout(1)) */
+#define PVRR_EXIT_ERROR 125     /* pvrr could not start or serve the guest */
+#define PVRR_EXIT_PANIC 255     /* the guest panicked or faulted */
+
+/* How a run of the guest ended. */
+enum monitor_stop_reason {
+    MON_RUNNING = 0,
+    MON_EXIT,     /* PVRR_HC_EXIT */
+    MON_PANIC,    /* PVRR_HC_PANIC */
+    MON_FAULT,    /* triple fault, KVM internal error, bad hypercall */
+    MON_TIMEOUT,  /* --timeout */
+    MON_ABORT,    /* SIGINT/SIGTERM, or a debugger's kill */
+    MON_DIVERGED, /* replay only: the guest left the recorded history */
+    MON_LOG_END,  /* replay only: the log ended (truncated or corrupt) */
+};
+
+struct monitor_stop {
+    enum monitor_stop_reason reason;
+    int status;    /* pvrr's exit status */
+    char msg[1024];
+};
+
+struct monitor_config {
+    uint64_t mem_size;      /* bytes of guest RAM */
+    const char *disk_path;  /* NULL: no disk */
+    const char *stdin_path; /* NULL: pvrr's own stdin */
+    double timeout_s;       /* 0: none */
+    const char *cmdline;    /* guest command line (argv joined by spaces) */
+    const char *elf_name;   /* for messages */
+};
+
+struct monitor {
+    struct vm vm;
+    struct monitor_config cfg;
+    hc_handler handlers[PVRR_HC_MAX];
+    void *user; /* the recorder's or replayer's state */
+    /* Optional: called around every hypercall dispatch (the debugger removes
+     * its patched breakpoints so handlers see clean guest memory). */
+    void (*before_hc)(void *ctx);
+    void (*after_hc)(void *ctx);
+    void *hook_ctx;
+
+    /* the outside world served by the live handlers */
+    int disk_fd;
+    uint64_t disk_sectors;
+    int disk_writable;
+    int in_fd;
+    int in_eof;
+    int out_fd;
+    struct timespec t0; /* monotonic time at boot */
+
+    uint64_t entry;
+    uint64_t image_end;
+    uint64_t hc_count;   /* hypercalls served */
+    struct timespec deadline; /* --timeout, monotonic */
+    volatile int *interrupt; /* set by a signal handler: stop at the next exit */
+    struct monitor_stop stop;
+};
+
+/* Default guest RAM when --mem is not given. */
+#define MONITOR_DEFAULT_MEM (64ull << 20)
+
+/* Create the VM, load the ELF image (elf, len) and prepare the guest to start
+ * at its entry point. (cfg) strings must outlive the monitor. Live handlers are
+ * installed; callers may replace any of m->handlers afterwards. Returns -1
+ * with (err) on bad ELF, missing KVM, unopenable disk or stdin. */
+int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf,
+                 size_t len, char *err, size_t errlen);
+
+/* Release the VM and open files. */
+void monitor_fini(struct monitor *m);
+
+/* What one step of the exit loop saw. */
+enum monitor_event {
+    MON_EV_HYPERCALL, /* a hypercall was served; the guest can go on */
+    MON_EV_STOPPED,   /* the guest ended: m->stop */
+    MON_EV_DEBUG,     /* KVM_EXIT_DEBUG (single-step or hardware breakpoint) */
+    MON_EV_HLT,       /* KVM_EXIT_HLT (a patched software breakpoint) */
+    MON_EV_MMIO,      /* KVM_EXIT_MMIO (a write to a read-only watched page) */
+    MON_EV_INTERRUPTED, /* a signal interrupted KVM_RUN and nothing else happened */
+};
+
+/* Run the vCPU until the next exit and handle it: hypercalls are dispatched,
+ * fatal exits stop the monitor. Debug, hlt and mmio exits are returned to the
+ * caller untouched. */
+enum monitor_event monitor_step(struct monitor *m);
+
+/* Run until the guest ends, treating debug/hlt/mmio exits as faults. Returns
+ * pvrr's exit status (m->stop.status). */
+int monitor_run(struct monitor *m);
+
+/* Stop the guest with (reason, status) and a printf-style message. */
+void monitor_set_stop(struct monitor *m, enum monitor_stop_reason reason, int status,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Arrange for SIGALRM-driven kicks of KVM_RUN every (ms) milliseconds on the
+ * calling (vCPU) thread, so timeouts and interrupts are noticed even when the
+ * guest makes no exit. 0 disables. */
+int monitor_kick_every(struct monitor *m, unsigned ms);
+
+/* Nanoseconds of CLOCK_MONOTONIC since the guest booted. */
+uint64_t monitor_now_ns(const struct monitor *m);
+
+/* Digest of the general registers at the last exit, chained with (prev). */
+uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev);
+
+/* Digest of a hypercall's inputs: number, struct address and bytes, input
+ * buffers. Recorder and replayer compare it to detect divergence. */
+uint64_t monitor_input_digest(struct monitor *m, const struct hc_call *c);
+
+/* Digest of all guest memory and registers: the final-state check of replay. */
+uint64_t monitor_state_digest(struct monitor *m);
+
+#endif /* PVRR_MONITOR_H */

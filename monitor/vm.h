@@ -1,0 +1,135 @@
+/*
+ * vm.h - one KVM virtual machine with one vCPU: the architecture-specific
+ * layer of the monitor (implemented in vm_kvm_x86_64.c).
+ *
+ * Owns the KVM file descriptors, guest RAM and the kvm_run page. Knows how to
+ * put the vCPU in 64-bit long mode, which CPUID table the guest sees, and how
+ * to save and restore the complete machine state. Knows nothing about
+ * hypercalls, recording or debuggers.
+ */
+#ifndef PVRR_VM_H
+#define PVRR_VM_H
+
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct vm {
+    int kvm_fd;
+    int vm_fd;
+    int vcpu_fd;
+    struct kvm_run *run;
+    size_t run_size;
+    uint8_t *mem;      /* guest RAM, guest-physical address 0 */
+    uint64_t mem_size; /* bytes, page aligned */
+    uint32_t slot_flags;
+    /* memory slots: RAM split around read-only (watched) pages */
+    unsigned nslots;
+    struct vm_slot {
+        uint64_t gpa, size;
+        uint32_t flags;
+    } slots[64];
+    uint64_t *dirty; /* accumulated dirty-page bitmap, one bit per 4 KiB page */
+};
+
+/* Make exactly the 4 KiB pages listed in (pages) (page-aligned guest-physical
+ * addresses, sorted, distinct, at most 20) read-only for the guest: its writes
+ * to them exit as KVM_EXIT_MMIO and are not performed. n = 0 makes all RAM
+ * writable again. Dirty bits gathered so far are kept. Returns -1 if too many. */
+int vm_set_readonly_pages(struct vm *vm, const uint64_t *pages, unsigned n);
+
+/* 1 if (gpa) lies in a read-only page. */
+int vm_page_readonly(const struct vm *vm, uint64_t gpa);
+
+/* Gather KVM's dirty-page logs into vm->dirty (one bit per page written by
+ * the guest since the last vm_dirty_clear). Host writes are not logged:
+ * callers mark those with vm_dirty_mark. */
+void vm_dirty_collect(struct vm *vm);
+void vm_dirty_mark(struct vm *vm, uint64_t gpa, uint64_t len);
+void vm_dirty_clear(struct vm *vm);
+
+/* Open /dev/kvm, create a VM with (mem_size) bytes of RAM at address 0 and one
+ * vCPU. On failure returns -1 with a message in (err) that says how to fix it
+ * (e.g. /dev/kvm missing or not permitted). */
+int vm_create(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);
+
+/* Release everything vm_create acquired. Safe on a zeroed struct. */
+void vm_destroy(struct vm *vm);
+
+/* THE checked accessor for guest memory: a host pointer to guest-physical
+ * [gpa, gpa+size), or NULL if any byte of it lies outside guest RAM. Overflow
+ * safe; size 0 is valid for any gpa <= mem_size. Every path that touches guest
+ * memory goes through here. */
+static inline void *vm_gpa(const struct vm *vm, uint64_t gpa, uint64_t size)
+{
+    if (gpa > vm->mem_size || size > vm->mem_size - gpa)
+        return NULL;
+    return vm->mem + gpa;
+}
+
+/* Write the boot structures (GDT, identity page tables, boot info) and put the
+ * vCPU in 64-bit long mode at (entry) with rsp = top of RAM, rdi = boot info.
+ * (cmdline) is copied into the boot info; (image_end) tells the guest where
+ * free memory starts. Returns -1 with (err) on failure. */
+int vm_boot_long_mode(struct vm *vm, uint64_t entry, uint64_t image_end, const char *cmdline,
+                      char *err, size_t errlen);
+
+/* The fixed CPUID table every guest sees, identical on every host for a given
+ * pvrr version (so a recording replays elsewhere). Returns the table bytes
+ * (a struct kvm_cpuid2 with its entries) and their size. */
+const void *vm_cpuid_table(size_t *len);
+
+/* Enable synchronisation of general registers through kvm_run on each exit, so
+ * the hot path needs no KVM_GET_REGS. */
+void vm_sync_regs_enable(struct vm *vm);
+
+/* One KVM_RUN. Returns 0 on an exit (see vm->run->exit_reason), -1 with errno
+ * EINTR when a signal interrupted it, -1 on another error. */
+int vm_run(struct vm *vm);
+
+/* The general registers as of the last exit (synced, no ioctl). */
+static inline struct kvm_regs *vm_regs(struct vm *vm)
+{
+    return &vm->run->s.regs.regs;
+}
+
+/* Mark the synced general registers as modified, to be loaded at the next KVM_RUN. */
+static inline void vm_regs_dirty(struct vm *vm)
+{
+    vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+/* Read and write special registers; abort with a message on ioctl failure. */
+void vm_get_sregs(struct vm *vm, struct kvm_sregs *s);
+void vm_get_fpu(struct vm *vm, struct kvm_fpu *f);
+
+/* Set KVM guest debugging (control = KVM_GUESTDBG_* flags, dr[0..3] addresses,
+ * dr7). Returns -1 on failure. */
+int vm_set_guest_debug(struct vm *vm, uint32_t control, const uint64_t dr[4], uint64_t dr7);
+
+/* The complete state of the machine, for checkpoints. */
+struct vm_cpu_state {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_fpu fpu;
+    struct kvm_xsave xsave;
+    struct kvm_vcpu_events events;
+    struct kvm_debugregs debugregs;
+    struct kvm_xcrs xcrs;
+};
+
+/* Save or restore all vCPU state (registers, sregs, FPU/XSAVE, events, debug
+ * registers). Guest memory is handled by the caller. Abort on ioctl failure. */
+void vm_cpu_save(struct vm *vm, struct vm_cpu_state *st);
+void vm_cpu_restore(struct vm *vm, const struct vm_cpu_state *st);
+
+/* Print the general and a few special registers to (f), for fault reports. */
+void vm_dump_regs(struct vm *vm, FILE *f);
+
+/* Abort the process with (what) and strerror(errno), naming file and line:
+ * for ioctls that cannot legitimately fail. */
+#define vm_die(what) vm__die(__FILE__, __LINE__, (what))
+_Noreturn void vm__die(const char *file, int line, const char *what);
+
+#endif /* PVRR_VM_H */

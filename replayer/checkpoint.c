@@ -1,0 +1,224 @@
+/*
+ * checkpoint.c - incremental, thinned checkpoints (checkpoint.h).
+ */
+#include "replayer/checkpoint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define PAGE 4096u
+
+struct ck_page {
+    uint32_t refs;
+    uint8_t data[PAGE];
+};
+
+/* The all-zero page: shared by every checkpoint, never freed or counted. */
+static struct ck_page zero_page = {.refs = UINT32_MAX / 2};
+
+static struct ck_page *page_ref(struct ck_page *p)
+{
+    if (p != &zero_page)
+        p->refs++;
+    return p;
+}
+
+static void page_unref(struct ck_store *s, struct ck_page *p)
+{
+    if (p && p != &zero_page && --p->refs == 0) {
+        free(p);
+        s->unique_pages--;
+    }
+}
+
+static int is_zero(const uint8_t *d)
+{
+    static const uint8_t z[PAGE];
+    return memcmp(d, z, PAGE) == 0;
+}
+
+static struct ck_page *page_copy(struct ck_store *s, const uint8_t *d)
+{
+    if (is_zero(d))
+        return &zero_page;
+    struct ck_page *p = malloc(sizeof *p);
+    if (!p)
+        vm_die("out of memory for a checkpoint page");
+    p->refs = 1;
+    memcpy(p->data, d, PAGE);
+    s->unique_pages++;
+    return p;
+}
+
+void ck_settle(struct vm *vm)
+{
+    vm->run->immediate_exit = 1;
+    int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = 0;
+    if (rc < 0 && errno != EINTR)
+        vm_die("KVM_RUN (immediate exit)");
+}
+
+/* Bring s->base up to date with the dirty pages of current memory. */
+static void base_update(struct ck_store *s)
+{
+    vm_dirty_collect(s->vm);
+    for (uint64_t w = 0; w < (s->npages + 63) / 64; w++) {
+        uint64_t bits = s->vm->dirty[w];
+        while (bits) {
+            unsigned b = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uint64_t p = w * 64 + b;
+            struct ck_page *np = page_copy(s, s->vm->mem + p * PAGE);
+            page_unref(s, s->base[p]);
+            s->base[p] = np;
+        }
+    }
+    vm_dirty_clear(s->vm);
+}
+
+static struct checkpoint *ck_new(struct ck_store *s, uint64_t event, uint64_t chain)
+{
+    struct checkpoint *c = calloc(1, sizeof *c);
+    if (!c || !(c->pages = malloc(s->npages * sizeof *c->pages)))
+        vm_die("out of memory for a checkpoint");
+    c->event = event;
+    c->chain = chain;
+    vm_cpu_save(s->vm, &c->cpu);
+    for (uint64_t p = 0; p < s->npages; p++)
+        c->pages[p] = page_ref(s->base[p]);
+    s->taken++;
+    return c;
+}
+
+static void ck_free(struct ck_store *s, struct checkpoint *c)
+{
+    for (uint64_t p = 0; p < s->npages; p++)
+        page_unref(s, c->pages[p]);
+    free(c->pages);
+    free(c);
+}
+
+int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain)
+{
+    memset(s, 0, sizeof *s);
+    s->vm = vm;
+    s->npages = vm->mem_size / PAGE;
+    s->base = calloc(s->npages, sizeof *s->base);
+    s->cap = 64;
+    s->ck = calloc(s->cap, sizeof *s->ck);
+    if (!s->base || !s->ck)
+        return -1;
+    vm_dirty_collect(vm);
+    vm_dirty_clear(vm);
+    for (uint64_t p = 0; p < s->npages; p++)
+        s->base[p] = page_copy(s, vm->mem + p * PAGE);
+    s->ck[s->n++] = ck_new(s, 0, chain);
+    return 0;
+}
+
+void ck_fini(struct ck_store *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        ck_free(s, s->ck[i]);
+    if (s->base)
+        for (uint64_t p = 0; p < s->npages; p++)
+            page_unref(s, s->base[p]);
+    free(s->base);
+    free(s->ck);
+    memset(s, 0, sizeof *s);
+}
+
+/* Keep checkpoint 0, the newest, and at most two per band [2^k, 2^(k+1)) of
+ * event distance from the newest. */
+static void thin(struct ck_store *s)
+{
+    if (s->n < 4)
+        return;
+    uint64_t newest = s->ck[s->n - 1]->event;
+    int count[65] = {0};
+    size_t out = 1;
+    /* walk from newest to oldest so the newer checkpoints of a band survive */
+    struct checkpoint **keep = calloc(s->n, sizeof *keep);
+    size_t nk = 0;
+    for (size_t i = s->n - 1; i >= 1; i--) {
+        uint64_t d = newest - s->ck[i]->event;
+        int band = d == 0 ? 0 : 64 - __builtin_clzll(d);
+        if (count[band] < 2) {
+            count[band]++;
+            keep[nk++] = s->ck[i];
+        } else {
+            ck_free(s, s->ck[i]);
+            s->dropped++;
+        }
+    }
+    for (size_t i = nk; i-- > 0;)
+        s->ck[out++] = keep[i];
+    s->n = out;
+    free(keep);
+}
+
+void ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
+{
+    size_t i = s->n;
+    while (i > 0 && s->ck[i - 1]->event > event)
+        i--;
+    if (i > 0 && s->ck[i - 1]->event == event)
+        return;
+    base_update(s);
+    struct checkpoint *c = ck_new(s, event, chain);
+    if (s->n == s->cap) {
+        s->cap *= 2;
+        s->ck = realloc(s->ck, s->cap * sizeof *s->ck);
+        if (!s->ck)
+            vm_die("out of memory for checkpoints");
+    }
+    memmove(&s->ck[i + 1], &s->ck[i], (s->n - i) * sizeof *s->ck);
+    s->ck[i] = c;
+    s->n++;
+    if (i == s->n - 1)
+        thin(s);
+}
+
+const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event)
+{
+    const struct checkpoint *best = s->ck[0];
+    for (size_t i = 0; i < s->n && s->ck[i]->event <= event; i++)
+        best = s->ck[i];
+    return best;
+}
+
+void ck_restore(struct ck_store *s, const struct checkpoint *c)
+{
+    ck_settle(s->vm);
+    vm_dirty_collect(s->vm);
+    for (uint64_t p = 0; p < s->npages; p++) {
+        int dirty = (s->vm->dirty[p / 64] >> (p % 64)) & 1;
+        if (dirty || s->base[p] != c->pages[p]) {
+            memcpy(s->vm->mem + p * PAGE, c->pages[p]->data, PAGE);
+            page_unref(s, s->base[p]);
+            s->base[p] = page_ref(c->pages[p]);
+        }
+    }
+    vm_dirty_clear(s->vm);
+    vm_cpu_restore(s->vm, &c->cpu);
+}
+
+uint64_t ck_memory_bytes(const struct ck_store *s)
+{
+    return s->unique_pages * PAGE;
+}
+
+struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain)
+{
+    base_update(s);
+    return ck_new(s, event, chain);
+}
+
+void ck_release(struct ck_store *s, struct checkpoint *c)
+{
+    if (c)
+        ck_free(s, c);
+}

@@ -1,0 +1,71 @@
+/*
+ * checkpoint.h - snapshots of a replaying machine at hypercall boundaries,
+ * the basis of reverse execution.
+ *
+ * A checkpoint is the complete vCPU state plus guest memory at "base e": the
+ * moment just after the guest's hypercall e-1 completed (base 0 is boot).
+ * Memory is stored as an array of page pointers; pages are shared between
+ * checkpoints (reference counted) and only pages written since the previous
+ * checkpoint are copied, found through KVM's dirty-page log (host writes are
+ * marked by the monitor and the replayer). All-zero pages cost nothing.
+ * Checkpoints are thinned so that their number grows with the logarithm of
+ * the distance covered: at most two per power-of-two band of event distance
+ * from the newest.
+ */
+#ifndef PVRR_CHECKPOINT_H
+#define PVRR_CHECKPOINT_H
+
+#include "monitor/vm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct replayer;
+struct ck_page;
+
+struct checkpoint {
+    uint64_t event;  /* base index: replayer next_event at the snapshot */
+    uint64_t chain;  /* the replayer's register digest chain there */
+    struct vm_cpu_state cpu;
+    struct ck_page **pages; /* one per guest page */
+};
+
+struct ck_store {
+    struct vm *vm;
+    uint64_t npages;
+    struct checkpoint **ck; /* sorted by event */
+    size_t n, cap;
+    struct ck_page **base; /* the memory the dirty log is relative to */
+    uint64_t unique_pages; /* distinct page copies held */
+    uint64_t taken, dropped;
+};
+
+/* Start a store for (vm) and take checkpoint 0 of its current state (boot). */
+int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain);
+
+void ck_fini(struct ck_store *s);
+
+/* Take a checkpoint of the current state as base (event) unless one exists
+ * there. The vCPU must be at a clean hypercall boundary (ck_settle). Thins
+ * older checkpoints afterwards. */
+void ck_take(struct ck_store *s, uint64_t event, uint64_t chain);
+
+/* The newest checkpoint with event <= (event) (checkpoint 0 always exists). */
+const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event);
+
+/* Restore (c): vCPU state and every page that differs from it. */
+void ck_restore(struct ck_store *s, const struct checkpoint *c);
+
+/* Complete any instruction KVM has pending from the last exit (an I/O or MMIO
+ * completion) without running the guest, so the state can be saved or replaced. */
+void ck_settle(struct vm *vm);
+
+/* A snapshot of the current state outside the thinned list (for caches);
+ * release it with ck_release. The vCPU must be settled. */
+struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain);
+void ck_release(struct ck_store *s, struct checkpoint *c);
+
+/* Bytes of guest memory the checkpoints hold (page copies). */
+uint64_t ck_memory_bytes(const struct ck_store *s);
+
+#endif /* PVRR_CHECKPOINT_H */

@@ -1,0 +1,301 @@
+/*
+ * pvrr.c - the `pvrr` command: subcommand dispatch, shared option parsing and
+ * `pvrr run`.
+ */
+#include "tools/cli.h"
+
+#include "formats/elf.h"
+#include "formats/file.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PVRR_VERSION_STRING "0.1.0"
+
+static void usage_main(void)
+{
+    printf("Usage: pvrr COMMAND [OPTIONS] ...\n"
+           "\n"
+           "pvrr records and replays paravirtualized guests on Linux KVM, and lets gdb debug\n"
+           "them forwards and backwards.\n"
+           "\n"
+           "Commands:\n"
+           "  run      GUEST.elf [-- ARGS]   run a guest\n"
+           "  record   GUEST.elf [-- ARGS]   run a guest and record it to a pvlog file\n"
+           "  replay   FILE.pvlog            re-execute a recording exactly\n"
+           "  dump     FILE.pvlog            list the events of a recording\n"
+           "  info     FILE.pvlog            summarize a recording\n"
+           "\n"
+           "Run `pvrr COMMAND --help` for the options of a command.\n"
+           "Exit status: the guest's own status (0-255) for run/record/replay; %d usage error;\n"
+           "%d timeout; %d pvrr could not start or serve the guest; %d guest panic or fault.\n",
+           PVRR_EXIT_USAGE, PVRR_EXIT_TIMEOUT, PVRR_EXIT_ERROR, PVRR_EXIT_PANIC);
+}
+
+static void usage_run(void)
+{
+    printf("Usage: pvrr run [OPTIONS] GUEST.elf [--] [GUEST ARGS...]\n"
+           "\n"
+           "Boot GUEST.elf (a 64-bit pvrr guest built with the pvrr SDK) in a KVM VM and serve\n"
+           "its hypercalls. Console output goes to stdout; the guest's exit status becomes\n"
+           "pvrr's exit status.\n"
+           "\n"
+           "Options:\n"
+           "  -m, --mem SIZE        guest RAM, e.g. 64M, 1G (default 64M, 2M..4G)\n"
+           "  -d, --disk FILE       attach FILE as the block device (read-write if permitted)\n"
+           "  -i, --stdin FILE      console input from FILE (default: pvrr's stdin)\n"
+           "  -t, --timeout SECS    stop the guest after SECS seconds (exit status %d)\n"
+           "  -g, --gdb ADDR        wait for gdb at ADDR ([HOST:]PORT or unix:PATH) before\n"
+           "                        starting; listens on 127.0.0.1 unless HOST is given\n"
+           "      --gdb-allow-remote  permit a non-loopback HOST for --gdb (no authentication!)\n"
+           "  -h, --help            show this help\n"
+           "\n"
+           "Exit status: the guest's status (0-255); %d guest panic or fault; %d timeout;\n"
+           "%d pvrr error (bad ELF, no KVM, ...); %d usage error.\n",
+           PVRR_EXIT_TIMEOUT, PVRR_EXIT_PANIC, PVRR_EXIT_TIMEOUT, PVRR_EXIT_ERROR,
+           PVRR_EXIT_USAGE);
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    if (*end == 'i' || *end == 'B')
+        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+    if (*end != '\0' || v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cmd,
+                       void (*usage)(void))
+{
+    static const struct option longopts[] = {
+        {"mem", required_argument, NULL, 'm'},
+        {"disk", required_argument, NULL, 'd'},
+        {"stdin", required_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 't'},
+        {"gdb", required_argument, NULL, 'g'},
+        {"gdb-allow-remote", no_argument, NULL, 'R'},
+        {"output", required_argument, NULL, 'o'},
+        {"until-fail", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+m:d:i:t:g:o:u:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (cli_parse_size(optarg, &o->cfg.mem_size) < 0) {
+                fprintf(stderr, "pvrr %s: --mem %s: not a size (e.g. 64M, 1G)\n", cmd, optarg);
+                return PVRR_EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            o->cfg.disk_path = optarg;
+            break;
+        case 'i':
+            o->cfg.stdin_path = optarg;
+            break;
+        case 't': {
+            char *end;
+            o->cfg.timeout_s = strtod(optarg, &end);
+            if (*end || o->cfg.timeout_s <= 0) {
+                fprintf(stderr, "pvrr %s: --timeout %s: need a positive number of seconds\n",
+                        cmd, optarg);
+                return PVRR_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'g':
+            o->gdb_addr = optarg;
+            break;
+        case 'R':
+            o->gdb_nonlocal = 1;
+            break;
+        case 'o':
+        case 'u':
+            if (strcmp(cmd, "record") != 0) {
+                fprintf(stderr, "pvrr %s: option -%c is only for `pvrr record`\n", cmd, c);
+                return PVRR_EXIT_USAGE;
+            }
+            if (c == 'o') {
+                o->output = optarg;
+            } else {
+                char *end;
+                unsigned long n = strtoul(optarg, &end, 10);
+                if (*end || n == 0 || n > 1000000) {
+                    fprintf(stderr, "pvrr record: --until-fail %s: need a count of runs\n",
+                            optarg);
+                    return PVRR_EXIT_USAGE;
+                }
+                o->until_fail = (unsigned)n;
+            }
+            break;
+        case 'h':
+            usage();
+            exit(0);
+        default:
+            fprintf(stderr, "Try `pvrr %s --help`.\n", cmd);
+            return PVRR_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "pvrr %s: missing GUEST.elf\nTry `pvrr %s --help`.\n", cmd, cmd);
+        return PVRR_EXIT_USAGE;
+    }
+    o->elf_path = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+        optind++;
+    const char *base = strrchr(o->elf_path, '/');
+    base = base ? base + 1 : o->elf_path;
+    size_t n = 0;
+    int w = snprintf(o->cmdline, sizeof o->cmdline, "%s", base);
+    n = (size_t)w;
+    for (int i = optind; i < argc; i++) {
+        w = snprintf(o->cmdline + n, sizeof o->cmdline - n, " %s", argv[i]);
+        if (w < 0 || (size_t)w >= sizeof o->cmdline - n) {
+            fprintf(stderr, "pvrr %s: guest arguments longer than %u bytes\n", cmd,
+                    PVRR_CMDLINE_MAX - 1);
+            return PVRR_EXIT_USAGE;
+        }
+        n += (size_t)w;
+    }
+    o->cfg.cmdline = o->cmdline;
+    o->cfg.elf_name = o->elf_path;
+    return 0;
+}
+
+int cli_read_elf(const char *path, void **buf, size_t *len)
+{
+    char err[512];
+    if (pvrr_read_file(path, 256u << 20, buf, len, err, sizeof err) < 0) {
+        fprintf(stderr, "pvrr: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static volatile int *interrupt_flag;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    if (interrupt_flag)
+        *interrupt_flag = 1;
+}
+
+void cli_catch_interrupts(volatile int *flag)
+{
+    interrupt_flag = flag;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void cli_report_stop(const struct monitor *m)
+{
+    if (m->stop.reason != MON_EXIT)
+        fprintf(stderr, "pvrr: %s\n", m->stop.msg);
+}
+
+int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path);
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = cli_parse_run_opts(argc, argv, &o, "run", usage_run);
+    if (rc)
+        return rc;
+    void *elf;
+    size_t len;
+    if (cli_read_elf(o.elf_path, &elf, &len) < 0)
+        return PVRR_EXIT_ERROR;
+    struct monitor m;
+    char err[1024];
+    if (monitor_init(&m, &o.cfg, elf, len, err, sizeof err) < 0) {
+        fprintf(stderr, "pvrr run: %s\n", err);
+        free(elf);
+        return PVRR_EXIT_ERROR;
+    }
+    static volatile int interrupted;
+    m.interrupt = &interrupted;
+    cli_catch_interrupts(&interrupted);
+    int status;
+    if (o.gdb_addr) {
+        monitor_kick_every(&m, 50);
+        status = run_gdb_session(&m, o.gdb_addr, o.gdb_nonlocal, o.elf_path);
+    } else {
+        if (o.cfg.timeout_s > 0)
+            monitor_kick_every(&m, 50);
+        status = monitor_run(&m);
+    }
+    cli_report_stop(&m);
+    monitor_fini(&m);
+    free(elf);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage_main();
+        return argc < 2 ? PVRR_EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("pvrr %s (guest ABI %d)\n", PVRR_VERSION_STRING, PVRR_ABI_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"run", cmd_run},
+        {"record", cmd_record},
+        {"replay", cmd_replay},
+        {"dump", cmd_dump},
+        {"info", cmd_info},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "pvrr: unknown command '%s'\nTry `pvrr --help`.\n", argv[1]);
+    return PVRR_EXIT_USAGE;
+}
