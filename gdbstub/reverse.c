@@ -16,6 +16,14 @@
 #include <time.h>
 #include <xxhash.h>
 
+/* Debug tracing of reverse-execution decisions: PVRR_DEBUG_REVERSE=1. */
+#define TT_FAIL()                                                                              \
+    do {                                                                                       \
+        if (getenv("PVRR_DEBUG_REVERSE"))                                                      \
+            fprintf(stderr, "pvrr reverse: gave up at %s:%d\n", __FILE__, __LINE__);           \
+        return -1;                                                                             \
+    } while (0)
+
 #define HLT 0xf4
 #define OUT_DX_EAX 0xef /* out %eax,(%dx): the hypercall instruction */
 #define NCACHE 16
@@ -320,6 +328,10 @@ static int mmio(struct timetravel *tt, struct runspec *rs)
         return 1;
     }
     uint64_t rip = target_rip(tt->t);
+    if (getenv("PVRR_DEBUG_REVERSE"))
+        fprintf(stderr, "mmio e=%" PRIu64 " j=%" PRIu64 " rip=%" PRIx64 " addr=%llx scan=%d\n",
+                cur_event(tt), rs->mmio, rip, (unsigned long long)tt->m->vm.run->mmio.phys_addr,
+                rs->scan);
     int w = target_mmio_write(tt->t);
     if (w < 0) {
         rs->why = RUN_ENDED;
@@ -355,7 +367,8 @@ static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
         case MON_EV_MMIO:
             if (mmio(tt, rs))
                 return 1;
-            continue;
+            ck_settle(&tt->m->vm); /* the write was the step's instruction */
+            return 0;
         case MON_EV_STOPPED:
             if (cur_event(tt) == rs->stop_event) {
                 rs->why = RUN_EVENT;
@@ -577,7 +590,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         run(tt, &rs);
         if (rs.why != RUN_EVENT) {
             tt->cur_valid = 0;
-            return -1;
+            TT_FAIL();
         }
         ck_settle(&tt->m->vm);
         from = (struct pos){p.e, 0, 0, 0};
@@ -596,7 +609,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         run(tt, &rs);
         if (rs.why != RUN_ARRIVAL) {
             tt->cur_valid = 0;
-            return -1;
+            TT_FAIL();
         }
         if (p.s > 0)
             cache_put(tt, (struct pos){p.e, p.a, p.k, 0});
@@ -610,7 +623,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         rs.stop_event = p.e + 1;
         if (run_steps(tt, &rs, steps, 0, 0)) {
             tt->cur_valid = 0;
-            return -1;
+            TT_FAIL();
         }
     }
     tt->cur = p;
@@ -625,7 +638,7 @@ static int resolve(struct timetravel *tt)
     if (tt->cur_valid)
         return 0;
     if (tt->at_fault)
-        return -1;
+        TT_FAIL();
     tt->resolutions++;
     struct tstate want;
     tt_patches_remove(tt);
@@ -663,7 +676,7 @@ static int resolve(struct timetravel *tt)
     restore(tt, here);
     ck_release(&tt->ck, here);
     tt->cur_valid = 0;
-    return -1;
+    TT_FAIL();
 }
 
 /* ---- forward bookkeeping ---- */
@@ -705,7 +718,7 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
 static int history_begin(struct timetravel *tt, struct gdb_stop *stop)
 {
     if (goto_pos(tt, (struct pos){0, 0, 0, 0}) < 0)
-        return -1;
+        TT_FAIL();
     stop->kind = GDB_STOP_HISTORY_BEGIN;
     return 0;
 }
@@ -714,7 +727,7 @@ static int history_begin(struct timetravel *tt, struct gdb_stop *stop)
 static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint64_t *k)
 {
     if (goto_pos(tt, (struct pos){e, 0, 0, 0}) < 0)
-        return -1;
+        TT_FAIL();
     struct runspec rs;
     spec_init(&rs);
     rs.addr[0] = a;
@@ -723,7 +736,7 @@ static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint
     tt->cur_valid = 0;
     run(tt, &rs);
     if (rs.why != RUN_EVENT)
-        return -1;
+        TT_FAIL();
     ck_settle(&tt->m->vm);
     tt->cur = (struct pos){e + 1, 0, 0, 0};
     tt->cur_valid = 1;
@@ -734,7 +747,7 @@ static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint
 static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
 {
     if (resolve(tt) < 0)
-        return -1;
+        TT_FAIL();
     struct pos p = tt->cur;
     stop->kind = GDB_STOP_STEP;
     if (p.s > 0) {
@@ -744,7 +757,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
     if (p.k > 0) {
         struct pos q = p.k > 1 ? (struct pos){p.e, p.a, p.k - 1, 0} : (struct pos){p.e, 0, 0, 0};
         if (goto_pos(tt, q) < 0)
-            return -1;
+            TT_FAIL();
         if (q.k == 0 && p.k == 1 && target_rip(tt->t) == p.a) {
             /* p is base e itself: the previous instruction is the hypercall's */
             tt->cur = q;
@@ -759,7 +772,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
         for (;;) {
             int was_hc;
             if (one_step(tt, &rs, &was_hc) || was_hc)
-                return -1;
+                TT_FAIL();
             n++;
             if (target_rip(tt->t) == p.a)
                 break;
@@ -780,10 +793,10 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
     }
     const uint8_t *ins = vm_gpa(&tt->m->vm, out, 1);
     if (!ins || *ins != OUT_DX_EAX)
-        return -1;
+        TT_FAIL();
     uint64_t k;
     if (count_in_interval(tt, p.e - 1, out, &k) < 0)
-        return -1;
+        TT_FAIL();
     return goto_pos(tt, (struct pos){p.e - 1, out, k, 0});
 }
 
@@ -797,18 +810,20 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         else
             p = (struct pos){h->e, h->anchor_a, h->anchor_k, h->s};
         if (goto_pos(tt, p) < 0)
-            return -1;
+            TT_FAIL();
         stop->kind = h->hw ? GDB_STOP_HWBREAK : GDB_STOP_SWBREAK;
         return 0;
     }
     uint64_t k;
     if (h->kind == HIT_WATCH_HC) {
         if (count_in_interval(tt, h->e, h->addr, &k) < 0)
-            return -1;
+            TT_FAIL();
     } else {
+        /* KVM reports an MMIO write with rip already at the next instruction R:
+         * find which arrival at R follows the write, then step back one. */
         /* count arrivals at the writing instruction up to MMIO exit number h->k */
         if (goto_pos(tt, (struct pos){h->e, 0, 0, 0}) < 0)
-            return -1;
+            TT_FAIL();
         struct runspec rs;
         spec_init(&rs);
         rs.addr[0] = h->addr;
@@ -820,13 +835,17 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         tt->cur_valid = 0;
         run(tt, &rs);
         if (rs.why != RUN_MMIO)
-            return -1;
-        k = rs.count[0];
-        if (k == 0)
-            return -1;
+            TT_FAIL();
+        tt->cur = (struct pos){h->e, h->addr, rs.count[0] + 1, 0};
+        tt->cur_valid = 1; /* not physically there: reverse_step restores first */
+        if (reverse_step(tt, stop) < 0)
+            TT_FAIL();
+        stop->kind = GDB_STOP_WATCH;
+        stop->addr = h->watch;
+        return 0;
     }
     if (goto_pos(tt, (struct pos){h->e, h->addr, k, 0}) < 0)
-        return -1;
+        TT_FAIL();
     stop->kind = GDB_STOP_WATCH;
     stop->addr = h->watch;
     return 0;
@@ -835,7 +854,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
 static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
 {
     if (resolve(tt) < 0)
-        return -1;
+        TT_FAIL();
     struct pos end = tt->cur;
     if (end.e == 0 && end.k == 0 && end.s == 0)
         return history_begin(tt, stop);
@@ -861,7 +880,10 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         } else {
             rs.stop_event = end.e;
         }
-        run(tt, &rs);
+        if (end.k == 0 && start == end.e)
+            rs.why = RUN_EVENT; /* already at base end.e */
+        else
+            run(tt, &rs);
         if (rs.why == RUN_INTERRUPT) {
             tt->cur_valid = 0;
             stop->kind = GDB_STOP_INTERRUPT;
@@ -869,7 +891,7 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         }
         int reached = (end.k > 0 && rs.why == RUN_ARRIVAL) || (end.k == 0 && rs.why == RUN_EVENT);
         if (!reached)
-            return -1;
+            TT_FAIL();
         if (end.s > 0)
             run_steps(tt, &rs, end.s, end.a, end.k);
         tt->cur_valid = 0;
@@ -895,7 +917,23 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
         tt->cur = (struct pos){cur_event(tt), 0, 0, 0};
         tt->cur_valid = 1;
     }
+    /* keep the way back: a failed reverse operation leaves the machine where it was */
+    tt_patches_remove(tt);
+    target_patches_remove(tt->t);
+    ck_settle(&tt->m->vm);
+    struct checkpoint *here = ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain);
+    struct pos was = tt->cur;
+    int was_valid = tt->cur_valid, was_ended = tt->t->ended;
+    struct monitor_stop was_stop = tt->m->stop;
     int rc = step ? reverse_step(tt, stop) : reverse_continue(tt, stop);
+    if (rc < 0) {
+        restore(tt, here);
+        tt->cur = was;
+        tt->cur_valid = was_valid;
+        tt->t->ended = was_ended;
+        tt->m->stop = was_stop;
+    }
+    ck_release(&tt->ck, here);
     target_watch_snapshot(tt->t);
     return rc;
 }
@@ -941,7 +979,7 @@ int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n)
         snprintf(msg, n, "event %" PRIu64 " is past the end of the recording (now at event %" PRIu64 ")",
                  event, cur_event(tt));
         tt->cur_valid = 0;
-        return -1;
+        TT_FAIL();
     }
     snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ")", event, target_rip(tt->t));
     return 0;

@@ -5,6 +5,7 @@
 
 #include "replayer/replayer.h"
 #include "gdbstub/reverse.h"
+#include "replayer/checkpoint.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -196,24 +197,13 @@ int target_mmio_write(struct target *t)
     return target_watch_changed(t) >= 0;
 }
 
-/* Finish the instruction in progress after an MMIO exit, performing any
- * further writes it makes. Returns 0, or -1 if the guest stopped. */
-static int finish_insn(struct target *t)
+/* Finish the instruction in progress after an MMIO exit: KVM reports the
+ * exit with the instruction's registers already written back (rip is the next
+ * instruction) and completes it on the next KVM_RUN; an immediate-exit run
+ * completes it without executing anything else. */
+static void finish_insn(struct target *t)
 {
-    target_set_debug(t, 1, 0);
-    for (;;) {
-        enum monitor_event ev = monitor_step(t->m);
-        if (ev == MON_EV_DEBUG || ev == MON_EV_HYPERCALL)
-            return 0;
-        if (ev == MON_EV_MMIO) {
-            if (target_mmio_write(t) < 0)
-                return -1;
-            continue;
-        }
-        if (ev == MON_EV_INTERRUPTED)
-            continue;
-        return -1;
-    }
+    ck_settle(&t->m->vm);
 }
 
 int target_step(struct target *t, struct gdb_stop *stop)
@@ -236,8 +226,9 @@ int target_step(struct target *t, struct gdb_stop *stop)
                 ended_stop(t, stop);
                 return 0;
             }
-            continue; /* the single-step completes the instruction */
+            finish_insn(t); /* the step is this instruction */
         }
+        /* fall through */
         case MON_EV_DEBUG:
         case MON_EV_HYPERCALL:
             stop->kind = GDB_STOP_STEP;
@@ -372,10 +363,7 @@ int target_cont(struct target *t, struct gdb_stop *stop, uint64_t range_start, u
             if (w > 0) {
                 target_patches_remove(t);
                 t->running_patched = 0;
-                if (finish_insn(t) < 0) {
-                    ended_stop(t, stop);
-                    break;
-                }
+                finish_insn(t);
                 int i = target_watch_changed(t);
                 stop->kind = GDB_STOP_WATCH;
                 stop->addr = t->wp[i < 0 ? 0 : i].addr;

@@ -477,7 +477,7 @@ static void test_random_dwarf_corruption(void)
                                         ".debug_str",  ".debug_rnglists", ".debug_aranges"};
     uint64_t rng = 0x243f6a8885a308d3ull;
 
-    for (int iter = 0; iter < 5000; iter++) {
+    for (int iter = 0; iter < 200; iter++) {
         unsigned char *copy = copy_exe();
         Elf64_Shdr sh;
         size_t at;
