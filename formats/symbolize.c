@@ -30,7 +30,8 @@
 #include <dwarf.h>
 #include <libdwarf.h>
 
-/* The file field of struct pvrr_symloc; longer paths keep their tail. */
+/* The file field of struct pvrr_symloc; longer paths keep their tail. Also
+ * the longest warning passed from the DWARF reader process. */
 #define FILE_MAX (sizeof(((struct pvrr_symloc *)0)->file))
 
 /* Upper bound on CUs read, so a corrupt .debug_info cannot loop for long. */
@@ -733,7 +734,6 @@ static int read_dwarf(struct pvrr_sym *s, struct out *o)
     }
     if (s->nfiles == 0)
         out_warning(o, &warned, "no DWARF line tables in the image");
-    out_flush(o);
     dwarf_object_finish(dbg, &de);
     dw_free_error(NULL, &de);
     return status;
@@ -764,6 +764,7 @@ static _Noreturn void dw_reader_main(struct pvrr_sym *s, int fd)
     o->failed = 0;
     o->n = 0;
     status = read_dwarf(s, o);
+    out_flush(o);
     _exit(o->failed ? 3 : status);
 }
 
@@ -925,7 +926,7 @@ static int load_lines(struct pvrr_sym *s)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    int fds[2], rs, wstatus = 0, waited;
+    int fds[2], rs, read_errno, wstatus = 0, waited;
     pid_t pid;
 
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -945,6 +946,7 @@ static int load_lines(struct pvrr_sym *s)
     }
     close(fds[1]);
     rs = read_stream(fds[0], &buf, &len);
+    read_errno = errno;
     close(fds[0]);
     if (rs != 0)
         kill(pid, SIGKILL);
@@ -963,7 +965,7 @@ static int load_lines(struct pvrr_sym *s)
         set_warning(s, "DWARF line tables over %llu bytes; %zu line rows kept", STREAM_MAX,
                     s->nrows);
     else if (rs < 0)
-        set_warning(s, "DWARF line tables not read: %s", strerror(errno));
+        set_warning(s, "DWARF line tables not read: %s", strerror(read_errno));
     else if (waited == pid && WIFSIGNALED(wstatus))
         set_warning(s,
                     "the DWARF reader died with signal %d on malformed DWARF; %zu line rows kept",

@@ -10,8 +10,10 @@
  * libdwarf 20210528 can crash on malformed DWARF, so pvrr_sym_open() reads
  * the line tables in a short-lived forked child, which streams them back
  * through a pipe; a crash or a hang (stopped after 30 s) there costs line
- * numbers, never the caller. The child ignores signal handlers the caller
- * installed, writes nothing to stderr, and is reaped before open returns.
+ * numbers, never the caller. The child resets the caller's handlers for
+ * fault signals, writes nothing to stderr, touches none of the caller's file
+ * descriptors, and is reaped before open returns (a caller's SIGCHLD handler
+ * may see it exit; one that reaps it first only loses its exit status).
  *
  * Addresses are those of the image's own address space: absolute for ET_EXEC
  * (pvrr guests), relative to the load base for ET_DYN.
@@ -40,8 +42,8 @@ struct pvrr_symloc {
  * Open a symbolizer over the ELF image (elf, len), which must be ELFCLASS64
  * and little-endian. The image is copied: the caller may free it afterwards.
  * An image without DWARF, or with DWARF that cannot be read, still opens, with
- * function names only; an image with neither symbols nor DWARF opens and
- * resolves nothing. Returns 0 and stores a handle in (*out), or -1 with
+ * function names only (pvrr_sym_warning() says why); an image with neither
+ * symbols nor DWARF opens and resolves nothing. Returns 0 and stores a handle in (*out), or -1 with
  * (*out) NULL and a message in (err, errlen) (err may be NULL) when the image
  * is not a readable ELF64 little-endian file or memory runs out.
  */

@@ -130,20 +130,27 @@ int vm_create(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 {
     memset(vm, 0, sizeof *vm);
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
-    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    /* PVRR_KVM_DEVICE overrides the device node (tests use it to simulate a
+     * machine without KVM). */
+    const char *dev = getenv("PVRR_KVM_DEVICE");
+    if (!dev || !*dev)
+        dev = "/dev/kvm";
+    vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
     if (vm->kvm_fd < 0) {
         int e = errno;
         if (e == ENOENT)
             snprintf(err, errlen,
-                     "/dev/kvm does not exist: KVM is not available on this machine "
+                     "%s does not exist: KVM is not available on this machine "
                      "(load the kvm_intel or kvm_amd module, or enable virtualization in "
-                     "the firmware or the hypervisor)");
+                     "the firmware or the hypervisor)",
+                     dev);
         else if (e == EACCES || e == EPERM)
             snprintf(err, errlen,
-                     "/dev/kvm: permission denied: run as root or add your user to the "
-                     "'kvm' group (sudo usermod -aG kvm $USER, then log in again)");
+                     "%s: permission denied: run as root or add your user to the "
+                     "'kvm' group (sudo usermod -aG kvm $USER, then log in again)",
+                     dev);
         else
-            snprintf(err, errlen, "/dev/kvm: %s", strerror(e));
+            snprintf(err, errlen, "%s: %s: cannot open the KVM device", dev, strerror(e));
         return -1;
     }
     int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -178,6 +185,8 @@ int vm_create(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
                  (unsigned long long)mem_size, strerror(errno));
         goto fail;
     }
+    /* a fork (the symbolizer's DWARF reader runs in a child) must not share guest RAM */
+    madvise(vm->mem, mem_size, MADV_DONTFORK);
     vm->slot_flags = KVM_MEM_LOG_DIRTY_PAGES;
     vm->dirty = calloc((mem_size / 4096 + 63) / 64, sizeof(uint64_t));
     if (!vm->dirty) {

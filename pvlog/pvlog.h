@@ -18,38 +18,38 @@
 
 enum pvlog_status {
     PVLOG_OK = 0,
-    PVLOG_END = 1,           /* reader: no more events (the END event was read) */
-    PVLOG_ENOTPVLOG = -1,    /* bad magic: not a pvlog file */
-    PVLOG_EVERSION = -2,     /* unsupported format version */
-    PVLOG_ECORRUPT = -3,     /* checksum mismatch or malformed content */
-    PVLOG_ETRUNCATED = -4,   /* the file ends before the END event */
-    PVLOG_EIO = -5,          /* an operating-system error */
-    PVLOG_EINVAL = -6,       /* a bad argument from the caller */
+    PVLOG_END = 1,         /* reader: no more events (the END event was read) */
+    PVLOG_ENOTPVLOG = -1,  /* bad magic: not a pvlog file */
+    PVLOG_EVERSION = -2,   /* unsupported format version */
+    PVLOG_ECORRUPT = -3,   /* checksum mismatch or malformed content */
+    PVLOG_ETRUNCATED = -4, /* the file ends before the END event */
+    PVLOG_EIO = -5,        /* an operating-system error */
+    PVLOG_EINVAL = -6,     /* a bad argument from the caller */
     PVLOG_ENOMEM = -7,
 };
 
 /* An error: a status and a message naming what and where (file offset, frame). */
 struct pvlog_error {
     enum pvlog_status status;
-    uint64_t offset;     /* file offset of the problem, when known */
-    int64_t frame;       /* frame number, -1 when not in a frame */
+    uint64_t offset; /* file offset of the problem, when known */
+    int64_t frame;   /* frame number, -1 when not in a frame */
     char msg[256];
 };
 
 /* Recording metadata, stored once in the header section. */
 struct pvlog_meta {
-    uint32_t abi_version;      /* PVRR_ABI_VERSION of the recording monitor */
-    uint64_t mem_size;         /* guest RAM bytes */
-    const char *cmdline;       /* guest command line, NUL-terminated */
-    const void *elf;           /* the guest ELF image, embedded whole */
+    uint32_t abi_version; /* PVRR_ABI_VERSION of the recording monitor */
+    uint64_t mem_size;    /* guest RAM bytes */
+    const char *cmdline;  /* guest command line, NUL-terminated */
+    const void *elf;      /* the guest ELF image, embedded whole */
     uint64_t elf_len;
-    const char *elf_name;      /* the ELF file's base name, for display */
-    const void *cpuid;         /* the CPUID table given to the guest (opaque bytes) */
+    const char *elf_name; /* the ELF file's base name, for display */
+    const void *cpuid;    /* the CPUID table given to the guest (opaque bytes) */
     uint64_t cpuid_len;
-    uint64_t disk_sectors;     /* 0 if no disk */
+    uint64_t disk_sectors; /* 0 if no disk */
     uint32_t disk_writable;
-    uint64_t start_wall_ns;    /* wall-clock time the recording started */
-    const char *pvrr_version;  /* e.g. "0.1.0" */
+    uint64_t start_wall_ns;   /* wall-clock time the recording started */
+    const char *pvrr_version; /* e.g. "0.1.0" */
 };
 
 /* One range of guest memory the monitor wrote while serving a hypercall. */
@@ -74,8 +74,8 @@ enum pvlog_end_reason {
 };
 
 struct pvlog_event {
-    uint64_t index;     /* 0-based; assigned by the writer, returned by the reader */
-    uint8_t kind;       /* enum pvlog_event_kind */
+    uint64_t index; /* 0-based; assigned by the writer, returned by the reader */
+    uint8_t kind;   /* enum pvlog_event_kind */
     /* PVLOG_EV_HYPERCALL */
     uint16_t nr;        /* hypercall number (enum pvrr_hc) */
     uint8_t regs8;      /* low 8 bits of the chained register digest after this event's exit */
@@ -85,11 +85,11 @@ struct pvlog_event {
     uint32_t nwrites;
     const struct pvlog_write *writes; /* reader: valid until the next call on the reader */
     /* PVLOG_EV_END */
-    uint8_t end_reason;     /* enum pvlog_end_reason */
-    int32_t status;         /* exit status pvrr returned */
-    uint64_t final_digest;  /* digest of guest memory and registers at the end */
-    uint64_t regs_chain;    /* full 64-bit chained register digest at the end */
-    uint64_t end_wall_ns;   /* wall-clock time the recording ended */
+    uint8_t end_reason;    /* enum pvlog_end_reason */
+    int32_t status;        /* exit status pvrr returned */
+    uint64_t final_digest; /* digest of guest memory and registers at the end */
+    uint64_t regs_chain;   /* full 64-bit chained register digest at the end */
+    uint64_t end_wall_ns;  /* wall-clock time the recording ended */
     /*
      * Register chain (both kinds). The recorder keeps chain_i =
      * XXH3(chain_{i-1} || regs_i) and stores its low 8 bits as regs8. Writer:
@@ -102,9 +102,9 @@ struct pvlog_event {
 };
 
 /* Limits: the writer refuses larger events (PVLOG_EINVAL), the reader rejects them. */
-#define PVLOG_WRITES_MAX 1024u              /* writes in one event */
-#define PVLOG_EVENT_DATA_MAX (32u << 20)    /* sum of write lengths in one event */
-#define PVLOG_FRAME_RAW_MAX (64u << 20)     /* uncompressed payload of one frame */
+#define PVLOG_WRITES_MAX 1024u           /* writes in one event */
+#define PVLOG_EVENT_DATA_MAX (32u << 20) /* sum of write lengths in one event */
+#define PVLOG_FRAME_RAW_MAX (64u << 20)  /* uncompressed payload of one frame */
 
 /* ---- writer ---- */
 struct pvlog_writer;
@@ -116,7 +116,11 @@ enum pvlog_status pvlog_writer_open(struct pvlog_writer **out, const char *path,
 
 /* Append one event (ev), copying its data; ev->index is ignored. Cheap: no
  * system call or compression on the caller's thread unless the background
- * thread has fallen far behind. Returns PVLOG_OK or an error from the thread. */
+ * thread has fallen far behind. Returns PVLOG_OK or an error from the thread;
+ * PVLOG_EINVAL for a malformed event, one over the limits below, or one after
+ * the END event. Append, flush and close must come from one thread at a time.
+ * Events reach the file within ~100 ms (a background flush), at the latest
+ * every 64 KiB of encoded events, and at once after END or a flush. */
 enum pvlog_status pvlog_writer_append(struct pvlog_writer *w, const struct pvlog_event *ev,
                                       struct pvlog_error *err);
 
@@ -152,16 +156,21 @@ const struct pvlog_meta *pvlog_reader_meta(const struct pvlog_reader *r);
 
 /* Read the next event into (ev). Returns PVLOG_OK, PVLOG_END after the END
  * event was returned, or an error (PVLOG_ETRUNCATED names the first missing
- * event index in err->msg). */
+ * event index in err->msg). An error repeats until a successful seek. */
 enum pvlog_status pvlog_reader_next(struct pvlog_reader *r, struct pvlog_event *ev,
                                     struct pvlog_error *err);
 
-/* Position the reader so that the next event returned has (index). */
+/* Position the reader so that the next event returned has (index). Uses the
+ * index of a closed log, else scans frame headers (each once per reader):
+ * O(frames) at worst. Returns PVLOG_EINVAL for an index past the END event,
+ * PVLOG_ETRUNCATED past the last complete frame of a cut log. */
 enum pvlog_status pvlog_reader_seek(struct pvlog_reader *r, uint64_t index,
                                     struct pvlog_error *err);
 
 /* Totals for `pvrr info`: events, frames, file size, uncompressed bytes;
- * complete is 1 when the END event and the index are present. */
+ * complete is 1 when the END event and the index are present. Without an
+ * index it scans the frame headers (not the payloads); a cut log is not an
+ * error here (complete = 0), a damaged one is. */
 struct pvlog_stats {
     uint64_t events;
     uint64_t frames;

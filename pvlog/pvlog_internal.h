@@ -61,10 +61,11 @@ enum pvlog_col {
 #define PVLOG_SLOTS 256u /* per-slot state is keyed by nr & 0xff */
 
 /* ---- limits: the writer refuses more, the reader rejects more ---- */
-#define PVLOG_STRING_MAX (64u << 10)   /* cmdline, elf_name, pvrr_version */
-#define PVLOG_CPUID_MAX (1u << 20)     /* CPUID table bytes */
-#define PVLOG_ELF_MAX (1ull << 30)     /* embedded ELF bytes */
-#define PVLOG_META_MAX (PVLOG_META_FIXED + 3ull * PVLOG_STRING_MAX + PVLOG_CPUID_MAX + PVLOG_ELF_MAX)
+#define PVLOG_STRING_MAX (64u << 10) /* cmdline, elf_name, pvrr_version */
+#define PVLOG_CPUID_MAX (1u << 20)   /* CPUID table bytes */
+#define PVLOG_ELF_MAX (1ull << 30)   /* embedded ELF bytes */
+#define PVLOG_META_MAX                                                                             \
+    (PVLOG_META_FIXED + 3ull * PVLOG_STRING_MAX + PVLOG_CPUID_MAX + PVLOG_ELF_MAX)
 #define PVLOG_FRAME_BYTES_DEFAULT (64u << 10)
 #define PVLOG_FRAME_BYTES_MIN 64u
 #define PVLOG_FRAME_BYTES_MAX (16u << 20)

@@ -73,6 +73,21 @@ struct pvlog_reader {
     struct pvlog_error fail;
 };
 
+/* Does (stored) match the checksum of (p, n)? The fuzzing build
+ * (PVLOG_FUZZING) accepts any value so that the fuzzer reaches the parsers
+ * behind the checksums; never define it in a real build. */
+static int sum_ok(uint64_t stored, const void *p, size_t n)
+{
+#ifdef PVLOG_FUZZING
+    (void)stored;
+    (void)p;
+    (void)n;
+    return 1;
+#else
+    return stored == pvlog_xxh3(p, n);
+#endif
+}
+
 static const char *const col_name[COL_COUNT] = {"ops",   "nr",    "rip",   "arg", "digest",
                                                 "regs8", "wdesc", "wdata", "end"};
 
@@ -147,7 +162,7 @@ static enum pvlog_status read_head(struct pvlog_reader *r, struct pvlog_error *e
                           "log truncated at event 0 (the file header at offset 0 is incomplete: "
                           "%zu of %u bytes)",
                           have, PVLOG_HEADER_SIZE);
-    if (le64(h + 56) != pvlog_xxh3(h, 56))
+    if (!sum_ok(le64(h + 56), h, 56))
         return pvlog_fail(err, PVLOG_ECORRUPT, 56, -1, "file header checksum mismatch");
     if (le32(h + 12) != 0 || le32(h + 16) != PVLOG_HEADER_SIZE ||
         le32(h + 20) != PVLOG_FRAME_HEADER_SIZE || le64(h + 24) != PVLOG_HEADER_SIZE ||
@@ -171,7 +186,7 @@ static enum pvlog_status read_head(struct pvlog_reader *r, struct pvlog_error *e
     st = read_exact(r, r->meta_buf, msz, off, -1, err);
     if (st != PVLOG_OK)
         return st;
-    if (pvlog_xxh3(r->meta_buf, msz) != le64(h + 40))
+    if (!sum_ok(le64(h + 40), r->meta_buf, msz))
         return pvlog_fail(err, PVLOG_ECORRUPT, off, -1,
                           "metadata checksum mismatch (section at offset %llu)",
                           (unsigned long long)off);
@@ -184,8 +199,7 @@ static enum pvlog_status read_head(struct pvlog_reader *r, struct pvlog_error *e
     el = le64(m + 48);
     if (cl > PVLOG_STRING_MAX || nl > PVLOG_STRING_MAX || vl > PVLOG_STRING_MAX ||
         cpl > PVLOG_CPUID_MAX || el > PVLOG_ELF_MAX || le64(m + 56) != 0)
-        return pvlog_fail(err, PVLOG_ECORRUPT, off + 32, -1,
-                          "metadata field lengths out of range");
+        return pvlog_fail(err, PVLOG_ECORRUPT, off + 32, -1, "metadata field lengths out of range");
     sum = (uint64_t)PVLOG_META_FIXED + cl + nl + vl + cpl + el;
     if (sum != msz)
         return pvlog_fail(err, PVLOG_ECORRUPT, off + 32, -1,
@@ -230,7 +244,7 @@ static enum pvlog_status parse_frame_header(const uint8_t *h, uint64_t off, uint
     if (le32(h) != PVLOG_FRAME_MAGIC)
         return pvlog_fail(err, PVLOG_ECORRUPT, off, fk, "frame %lld at offset %llu: bad magic",
                           (long long)k, (unsigned long long)off);
-    if (le64(h + 64) != pvlog_xxh3(h, 64))
+    if (!sum_ok(le64(h + 64), h, 64))
         return pvlog_fail(err, PVLOG_ECORRUPT, off, fk,
                           "frame %lld at offset %llu: header checksum mismatch", (long long)k,
                           (unsigned long long)off);
@@ -260,8 +274,8 @@ static enum pvlog_status parse_frame_header(const uint8_t *h, uint64_t off, uint
         return pvlog_fail(err, PVLOG_ECORRUPT, off, fk,
                           "frame %lld at offset %llu: chain_start %016llx does not continue the "
                           "previous frame's %016llx",
-                          (long long)k, (unsigned long long)off,
-                          (unsigned long long)e->chain_start, (unsigned long long)chain);
+                          (long long)k, (unsigned long long)off, (unsigned long long)e->chain_start,
+                          (unsigned long long)chain);
     return PVLOG_OK;
 }
 
@@ -383,8 +397,8 @@ static enum pvlog_status scan_one(struct pvlog_reader *r)
                         (unsigned long long)ev, (long long)k, (unsigned long long)off);
         goto done;
     }
-    st = parse_frame_header(h, off, (uint64_t)k, ev, r->nfr ? r->fr[r->nfr - 1].chain_end : 0,
-                            &e, err);
+    st = parse_frame_header(h, off, (uint64_t)k, ev, r->nfr ? r->fr[r->nfr - 1].chain_end : 0, &e,
+                            err);
     if (st != PVLOG_OK)
         goto done;
     if (e.comp > avail - sizeof(h)) {
@@ -447,7 +461,7 @@ static enum pvlog_status read_index(struct pvlog_reader *r, struct pvlog_error *
     st = read_exact(r, t, sizeof(t), toff, -1, err);
     if (st != PVLOG_OK)
         return st;
-    if (memcmp(t + 24, PVLOG_TRAILER_MAGIC, 8) != 0 || le64(t + 16) != pvlog_xxh3(t, 16))
+    if (memcmp(t + 24, PVLOG_TRAILER_MAGIC, 8) != 0 || !sum_ok(le64(t + 16), t, 16))
         return PVLOG_OK; /* no trailer: truncated, or damaged (found when scanning) */
     ioff = le64(t);
     isz = le64(t + 8);
@@ -465,7 +479,7 @@ static enum pvlog_status read_index(struct pvlog_reader *r, struct pvlog_error *
     st = read_exact(r, buf, isz, ioff, -1, err);
     if (st != PVLOG_OK)
         goto out;
-    if (le64(buf + isz - 8) != pvlog_xxh3(buf, isz - 8)) {
+    if (!sum_ok(le64(buf + isz - 8), buf, isz - 8)) {
         st = pvlog_fail(err, PVLOG_ECORRUPT, ioff, -1, "index at offset %llu: checksum mismatch",
                         (unsigned long long)ioff);
         goto out;
@@ -493,8 +507,7 @@ static enum pvlog_status read_index(struct pvlog_reader *r, struct pvlog_error *
         if (e.off != off || e.first != ev || e.count == 0 || e.raw > PVLOG_FRAME_RAW_MAX ||
             e.raw < PVLOG_DIR_SIZE + (uint64_t)e.count || e.comp == 0 ||
             e.comp > ZSTD_compressBound(e.raw) || (e.flags & ~PVLOG_FRAME_F_END) ||
-            ((e.flags & PVLOG_FRAME_F_END) && i + 1 != n) ||
-            ioff - off < PVLOG_FRAME_HEADER_SIZE ||
+            ((e.flags & PVLOG_FRAME_F_END) && i + 1 != n) || ioff - off < PVLOG_FRAME_HEADER_SIZE ||
             e.comp > ioff - off - PVLOG_FRAME_HEADER_SIZE) {
             st = pvlog_fail(err, PVLOG_ECORRUPT, ioff + (uint64_t)(p - buf), (int64_t)i,
                             "index at offset %llu: entry %llu is inconsistent",
@@ -509,7 +522,8 @@ static enum pvlog_status read_index(struct pvlog_reader *r, struct pvlog_error *
         chain = e.chain_end;
     }
     if (off != ioff || ev != events ||
-        (!!(le32(buf + 4) & PVLOG_INDEX_F_END) != (n && (r->fr[n - 1].flags & PVLOG_FRAME_F_END)))) {
+        (!!(le32(buf + 4) & PVLOG_INDEX_F_END) !=
+         (n && (r->fr[n - 1].flags & PVLOG_FRAME_F_END)))) {
         st = pvlog_fail(err, PVLOG_ECORRUPT, ioff, -1,
                         "index at offset %llu does not match the frames it lists",
                         (unsigned long long)ioff);
@@ -629,7 +643,7 @@ static enum pvlog_status load_frame(struct pvlog_reader *r, size_t k, struct pvl
         return pvlog_fail(err, PVLOG_ECORRUPT, off, fk,
                           "frame %lld at offset %llu does not match the index", (long long)k,
                           (unsigned long long)off);
-    if (le64(r->comp + 56) != pvlog_xxh3(r->comp + PVLOG_FRAME_HEADER_SIZE, e->comp))
+    if (!sum_ok(le64(r->comp + 56), r->comp + PVLOG_FRAME_HEADER_SIZE, e->comp))
         return pvlog_fail(err, PVLOG_ECORRUPT, off + PVLOG_FRAME_HEADER_SIZE, fk,
                           "frame %lld at offset %llu: payload checksum mismatch", (long long)k,
                           (unsigned long long)off);
@@ -638,8 +652,7 @@ static enum pvlog_status load_frame(struct pvlog_reader *r, size_t k, struct pvl
         return pvlog_fail(err, PVLOG_ECORRUPT, off + PVLOG_FRAME_HEADER_SIZE, fk,
                           "frame %lld at offset %llu: zstd content size does not match",
                           (long long)k, (unsigned long long)off);
-    got = ZSTD_decompressDCtx(r->dctx, r->raw, e->raw, r->comp + PVLOG_FRAME_HEADER_SIZE,
-                              e->comp);
+    got = ZSTD_decompressDCtx(r->dctx, r->raw, e->raw, r->comp + PVLOG_FRAME_HEADER_SIZE, e->comp);
     if (ZSTD_isError(got) || got != e->raw)
         return pvlog_fail(err, PVLOG_ECORRUPT, off + PVLOG_FRAME_HEADER_SIZE, fk,
                           "frame %lld at offset %llu: bad zstd payload (%s)", (long long)k,
@@ -722,9 +735,8 @@ static int get_varint(struct decoder *d, unsigned c, uint64_t *out)
 }
 
 #define BAD(what)                                                                                  \
-    pvlog_fail(err, PVLOG_ECORRUPT, e->off, r->cur,                                                \
-               "frame %lld at offset %llu: event %llu: %s", (long long)r->cur,                     \
-               (unsigned long long)e->off, (unsigned long long)ev->index, what)
+    pvlog_fail(err, PVLOG_ECORRUPT, e->off, r->cur, "frame %lld at offset %llu: event %llu: %s",   \
+               (long long)r->cur, (unsigned long long)e->off, (unsigned long long)ev->index, what)
 
 /* Decode the next event of the loaded frame into (ev). */
 static enum pvlog_status decode_one(struct pvlog_reader *r, struct pvlog_event *ev,
@@ -878,8 +890,7 @@ enum pvlog_status pvlog_reader_next(struct pvlog_reader *r, struct pvlog_event *
     return PVLOG_OK;
 }
 
-enum pvlog_status pvlog_reader_seek(struct pvlog_reader *r, uint64_t index,
-                                    struct pvlog_error *err)
+enum pvlog_status pvlog_reader_seek(struct pvlog_reader *r, uint64_t index, struct pvlog_error *err)
 {
     struct pvlog_error local;
     struct pvlog_event ev;

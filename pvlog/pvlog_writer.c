@@ -122,11 +122,6 @@ static inline int col_reserve(struct col *c, size_t n)
     return grow(&c->p, &c->cap, c->len + n);
 }
 
-static inline void col_varint(struct col *c, uint64_t v)
-{
-    c->len += varint_put(c->p + c->len, v);
-}
-
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
@@ -181,13 +176,15 @@ static void queue_push(struct pvlog_writer *w, struct batch *b)
 }
 
 /* Queue the active batch and activate a free one, waiting for the background
- * thread if all batches are in flight. Under mu; never fails. */
+ * thread if all batches are in flight. Under mu; never fails. While this
+ * waits, the background thread may take the active batch itself (time-based
+ * flush): then the job is done. */
 static void handover(struct pvlog_writer *w)
 {
-    struct batch *b;
-    queue_push(w, w->active);
-    pthread_cond_signal(&w->cv_work);
+    struct batch *old = w->active, *b;
     for (;;) {
+        if (w->active != old)
+            return;
         if (w->free) {
             b = w->free;
             w->free = b->next;
@@ -200,9 +197,11 @@ static void handover(struct pvlog_writer *w)
                 break;
             }
         }
-        /* The queue is not empty, so the thread will recycle a batch. */
+        /* All other batches are queued or being written: one comes back. */
         pthread_cond_wait(&w->cv_space, &w->mu);
     }
+    queue_push(w, old);
+    pthread_cond_signal(&w->cv_work);
     batch_activate(w, b);
 }
 
@@ -279,8 +278,7 @@ static enum pvlog_status write_frame(struct pvlog_writer *w, const struct batch 
         e = realloc(w->idx, n * sizeof(*e));
         if (!e)
             return pvlog_fail(err, PVLOG_ENOMEM, w->file_off, (int64_t)frame,
-                              "frame %llu: out of memory for the index",
-                              (unsigned long long)frame);
+                              "frame %llu: out of memory for the index", (unsigned long long)frame);
         w->idx = e;
         w->idxcap = n;
     }
@@ -385,8 +383,12 @@ static void *writer_main(void *arg)
             w->flush_done = req;
             pthread_cond_broadcast(&w->cv_space);
         }
-        if (w->stop && stolen && w->active->nevents == 0)
+        if (w->stop && !w->q_head && w->active->nevents == 0) {
+            /* Close waits in drain() and appends nothing more: all written. */
+            w->flush_done = w->flush_req;
+            pthread_cond_broadcast(&w->cv_space);
             break;
+        }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -587,28 +589,54 @@ void pvlog_writer_set_zstd_level(struct pvlog_writer *w, int level)
 
 /* ---- append ---- */
 
-/* Encode a hypercall event into (b); the caller reserved room. */
-static inline void encode_hypercall(struct batch *b, const struct pvlog_event *ev)
+/* Store (v) as a varint at the end of (c); returns the bytes added. */
+static inline size_t col_varint_n(struct col *c, uint64_t v)
+{
+    size_t n = varint_put(c->p + c->len, v);
+    c->len += n;
+    return n;
+}
+
+/* Room for one event in every column it touches; (data) is its write bytes. */
+static inline int reserve_event(struct batch *b, const struct pvlog_event *ev, size_t data)
+{
+    if (ev->kind == PVLOG_EV_END)
+        return col_reserve(&b->c[COL_OPS], 1) || col_reserve(&b->c[COL_END], PVLOG_END_RECORD);
+    /* Worst cases: varint u16 3 bytes, varint u64 10, digest 8; per write a
+     * 10-byte gpa delta and a 5-byte length after a 2-byte count. */
+    if (col_reserve(&b->c[COL_OPS], 1) || col_reserve(&b->c[COL_NR], 3) ||
+        col_reserve(&b->c[COL_RIP], 10) || col_reserve(&b->c[COL_ARG], 10) ||
+        col_reserve(&b->c[COL_DIG], 8) || col_reserve(&b->c[COL_REGS8], 1))
+        return -1;
+    if (ev->nwrites && (col_reserve(&b->c[COL_WDESC], 2 + 15 * (size_t)ev->nwrites) ||
+                        col_reserve(&b->c[COL_WDATA], data)))
+        return -1;
+    return 0;
+}
+
+/* Encode a hypercall event into (b), which has room; returns the bytes added. */
+static inline size_t encode_hypercall(struct batch *b, const struct pvlog_event *ev)
 {
     unsigned slot = ev->nr & (PVLOG_SLOTS - 1);
     uint8_t op = PVLOG_EV_HYPERCALL;
+    size_t added = 2; /* op and regs8 */
 
     if (ev->nr == b->last_nr) {
         op |= OP_NR_SAME;
     } else {
-        col_varint(&b->c[COL_NR], ev->nr);
+        added += col_varint_n(&b->c[COL_NR], ev->nr);
         b->last_nr = ev->nr;
     }
     if (ev->rip == b->last_rip) {
         op |= OP_RIP_SAME;
     } else {
-        col_varint(&b->c[COL_RIP], zigzag(ev->rip - b->last_rip));
+        added += col_varint_n(&b->c[COL_RIP], zigzag(ev->rip - b->last_rip));
         b->last_rip = ev->rip;
     }
     if (ev->arg_gpa == b->slot_arg[slot]) {
         op |= OP_ARG_SAME;
     } else {
-        col_varint(&b->c[COL_ARG], zigzag(ev->arg_gpa - b->slot_arg[slot]));
+        added += col_varint_n(&b->c[COL_ARG], zigzag(ev->arg_gpa - b->slot_arg[slot]));
         b->slot_arg[slot] = ev->arg_gpa;
     }
     if (ev->in_digest == b->slot_dig[slot]) {
@@ -617,6 +645,7 @@ static inline void encode_hypercall(struct batch *b, const struct pvlog_event *e
         struct col *c = &b->c[COL_DIG];
         put64(c->p + c->len, ev->in_digest);
         c->len += 8;
+        added += 8;
         b->slot_dig[slot] = ev->in_digest;
     }
     if (ev->nwrites == 0) {
@@ -624,23 +653,25 @@ static inline void encode_hypercall(struct batch *b, const struct pvlog_event *e
     } else {
         struct col *d = &b->c[COL_WDESC], *data = &b->c[COL_WDATA];
         uint64_t base = ev->arg_gpa;
-        col_varint(d, ev->nwrites);
+        added += col_varint_n(d, ev->nwrites);
         for (uint32_t i = 0; i < ev->nwrites; i++) {
             const struct pvlog_write *wr = &ev->writes[i];
-            col_varint(d, zigzag(wr->gpa - base));
-            col_varint(d, wr->len);
+            added += col_varint_n(d, zigzag(wr->gpa - base));
+            added += col_varint_n(d, wr->len);
             if (wr->len) {
                 memcpy(data->p + data->len, wr->data, wr->len);
                 data->len += wr->len;
+                added += wr->len;
             }
             base = wr->gpa + wr->len;
         }
     }
     b->c[COL_REGS8].p[b->c[COL_REGS8].len++] = ev->regs8;
     b->c[COL_OPS].p[b->c[COL_OPS].len++] = op;
+    return added;
 }
 
-static inline void encode_end(struct batch *b, const struct pvlog_event *ev)
+static inline size_t encode_end(struct batch *b, const struct pvlog_event *ev)
 {
     struct col *c = &b->c[COL_END];
     uint8_t *p = c->p + c->len;
@@ -651,85 +682,80 @@ static inline void encode_end(struct batch *b, const struct pvlog_event *ev)
     put64(p + 21, ev->end_wall_ns);
     c->len += PVLOG_END_RECORD;
     b->c[COL_OPS].p[b->c[COL_OPS].len++] = PVLOG_EV_END;
+    return 1 + PVLOG_END_RECORD;
+}
+
+/* Check (ev) before taking the lock; sets *data to its write bytes. */
+static enum pvlog_status check_event(const struct pvlog_event *ev, size_t *data,
+                                     struct pvlog_error *err)
+{
+    uint64_t sum = 0;
+    *data = 0;
+    if (ev->kind == PVLOG_EV_END)
+        return PVLOG_OK;
+    if (ev->kind != PVLOG_EV_HYPERCALL)
+        return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "unknown event kind %u", ev->kind);
+    if (ev->nwrites == 0)
+        return PVLOG_OK;
+    if (ev->nwrites > PVLOG_WRITES_MAX || !ev->writes)
+        return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "event with %u writes (limit %u)", ev->nwrites,
+                          PVLOG_WRITES_MAX);
+    for (uint32_t i = 0; i < ev->nwrites; i++) {
+        if (ev->writes[i].len && !ev->writes[i].data)
+            return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "write %u has no data", i);
+        sum += ev->writes[i].len;
+    }
+    if (sum > PVLOG_EVENT_DATA_MAX)
+        return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "event writes %llu bytes (limit %u)",
+                          (unsigned long long)sum, PVLOG_EVENT_DATA_MAX);
+    *data = (size_t)sum;
+    return PVLOG_OK;
 }
 
 enum pvlog_status pvlog_writer_append(struct pvlog_writer *w, const struct pvlog_event *ev,
                                       struct pvlog_error *err)
 {
-    size_t need[COL_COUNT] = {0}, total = 0;
-    uint64_t data = 0;
+    enum pvlog_status st;
     struct batch *b;
-    enum pvlog_status st = PVLOG_OK;
+    size_t data;
 
     if (!w || !ev)
         return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "pvlog_writer_append: NULL argument");
-    if (ev->kind == PVLOG_EV_HYPERCALL) {
-        if (ev->nwrites > PVLOG_WRITES_MAX || (ev->nwrites && !ev->writes))
-            return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "event with %u writes (limit %u)",
-                              ev->nwrites, PVLOG_WRITES_MAX);
-        for (uint32_t i = 0; i < ev->nwrites; i++) {
-            if (ev->writes[i].len && !ev->writes[i].data)
-                return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "write %u has no data", i);
-            data += ev->writes[i].len;
-        }
-        if (data > PVLOG_EVENT_DATA_MAX)
-            return pvlog_fail(err, PVLOG_EINVAL, 0, -1,
-                              "event writes %llu bytes (limit %u)", (unsigned long long)data,
-                              PVLOG_EVENT_DATA_MAX);
-        need[COL_OPS] = 1;
-        need[COL_NR] = 3;
-        need[COL_RIP] = 10;
-        need[COL_ARG] = 10;
-        need[COL_DIG] = 8;
-        need[COL_REGS8] = 1;
-        need[COL_WDESC] = ev->nwrites ? 5 + 15 * (size_t)ev->nwrites : 0;
-        need[COL_WDATA] = (size_t)data;
-    } else if (ev->kind == PVLOG_EV_END) {
-        need[COL_OPS] = 1;
-        need[COL_END] = PVLOG_END_RECORD;
-    } else {
-        return pvlog_fail(err, PVLOG_EINVAL, 0, -1, "unknown event kind %u", ev->kind);
-    }
-    for (unsigned i = 0; i < COL_COUNT; i++)
-        total += need[i];
+    st = check_event(ev, &data, err);
+    if (st != PVLOG_OK)
+        return st;
 
     pthread_mutex_lock(&w->mu);
-    if (w->status != PVLOG_OK) {
+    if (w->status != PVLOG_OK || w->ended) {
         st = w->status;
-        if (err)
+        if (st != PVLOG_OK && err)
             *err = w->err;
-        goto out;
-    }
-    if (w->ended) {
-        st = pvlog_fail(err, PVLOG_EINVAL, 0, -1, "event %llu appended after the END event",
-                        (unsigned long long)w->next_index);
+        else if (st == PVLOG_OK)
+            st = pvlog_fail(err, PVLOG_EINVAL, 0, -1, "event %llu appended after the END event",
+                            (unsigned long long)w->next_index);
         goto out;
     }
     b = w->active;
-    if (b->nevents > 0 && b->raw + total > PVLOG_FRAME_RAW_MAX) {
+    /* A frame never grows past the limit: a big event starts a new one. */
+    if (b->nevents > 0 && b->raw + data + 17 * (size_t)ev->nwrites + 64 > PVLOG_FRAME_RAW_MAX) {
         handover(w);
         b = w->active;
     }
-    for (unsigned i = 0; i < COL_COUNT; i++) {
-        if (need[i] && col_reserve(&b->c[i], need[i]) < 0) {
-            st = pvlog_fail(err, PVLOG_ENOMEM, 0, -1, "out of memory for event %llu",
-                            (unsigned long long)w->next_index);
-            goto out;
-        }
+    if (reserve_event(b, ev, data) < 0) {
+        st = pvlog_fail(err, PVLOG_ENOMEM, 0, -1, "out of memory for event %llu",
+                        (unsigned long long)w->next_index);
+        goto out;
     }
     if (ev->kind == PVLOG_EV_HYPERCALL) {
-        encode_hypercall(b, ev);
+        b->raw += encode_hypercall(b, ev);
     } else {
-        encode_end(b, ev);
+        b->raw += encode_end(b, ev);
         b->has_end = 1;
         w->ended = 1;
     }
     b->nevents++;
     b->chain_end = w->chain = ev->regs_chain;
     w->next_index++;
-    b->raw = PVLOG_DIR_SIZE;
-    for (unsigned i = 0; i < COL_COUNT; i++)
-        b->raw += b->c[i].len;
     if (b->raw >= w->frame_bytes || b->has_end)
         handover(w);
 out:

@@ -55,8 +55,10 @@ set(PVRR_GUEST_ASM_FLAGS -nostdinc -g -gdwarf-4 -Wa,--noexecstack)
 target_compile_options(pvrr_guest_flags INTERFACE
   "$<$<COMPILE_LANGUAGE:C>:${PVRR_GUEST_C_FLAGS}>"
   "$<$<COMPILE_LANGUAGE:ASM>:${PVRR_GUEST_ASM_FLAGS}>")
+# -static already implies a non-PIE executable; -no-pie is spelled out for gcc
+# only (clang 14 warns that it is unused).
 target_link_options(pvrr_guest_flags INTERFACE
-  -nostdlib -static -no-pie -Wl,-T,${PVRR_SDK_DIR}/guest.ld -Wl,--build-id=none
+  -nostdlib -static $<$<C_COMPILER_ID:GNU>:-no-pie> -Wl,-T,${PVRR_SDK_DIR}/guest.ld -Wl,--build-id=none
   -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack)
 set_property(TARGET pvrr_guest_flags APPEND PROPERTY
   INTERFACE_LINK_DEPENDS ${PVRR_SDK_DIR}/guest.ld)

@@ -20,9 +20,10 @@ static int open_log(const char *cmd, const char *path, struct pvlog_reader **rd)
     enum pvlog_status st = pvlog_reader_open(rd, path, &err);
     if (st != PVLOG_OK) {
         fprintf(stderr, "pvrr %s: %s: %s\n", cmd, path, err.msg);
-        return st == PVLOG_EVERSION ? PVRR_REPLAY_VERSION
-               : st == PVLOG_EIO    ? PVRR_EXIT_ERROR
-                                    : PVRR_REPLAY_CORRUPT;
+        return st == PVLOG_EVERSION     ? PVRR_REPLAY_VERSION
+               : st == PVLOG_ETRUNCATED ? PVRR_REPLAY_TRUNCATED
+               : st == PVLOG_EIO        ? PVRR_EXIT_ERROR
+                                        : PVRR_REPLAY_CORRUPT;
     }
     return 0;
 }
