@@ -632,6 +632,15 @@ static int op_monitor(void *tp, const char *cmd, gdb_out_fn out, void *ctx)
         outf(out, ctx, "%s\n", msg);
         return 0;
     }
+    if (strcmp(cmd, "digest") == 0) {
+        struct kvm_regs r;
+        if (ioctl(t->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
+            return -1;
+        t->m->vm.run->s.regs.regs = r;
+        outf(out, ctx, "state digest %016" PRIx64 " (all guest memory and registers)\n",
+             monitor_state_digest(t->m));
+        return 0;
+    }
     if (strcmp(cmd, "info") == 0) {
         outf(out, ctx, "guest %s, %" PRIu64 " MiB RAM, %s\n",
              t->m->cfg.elf_name ? t->m->cfg.elf_name : "?", t->m->vm.mem_size >> 20,
@@ -660,6 +669,7 @@ static void op_log(void *tp, const char *msg)
 
 static const struct gdb_monitor_cmd live_cmds[] = {
     {"when", "print how many hypercalls the guest has made"},
+    {"digest", "print a digest of all guest memory and registers"},
     {"info", "describe the guest"},
     {NULL, NULL},
 };
@@ -668,6 +678,7 @@ static const struct gdb_monitor_cmd replay_cmds[] = {
     {"when", "print the current position: event index and landmark"},
     {"goto", "goto EVENT: go to just before hypercall event EVENT"},
     {"checkpoints", "list the checkpoints of this replay"},
+    {"digest", "print a digest of all guest memory and registers"},
     {"info", "describe the guest and the recording"},
     {NULL, NULL},
 };
@@ -776,6 +787,8 @@ int target_serve(struct target *t, const char *addr, int nonlocal, const char *e
         close(fd);
         if (end == GDBSTUB_END_DETACH || end == GDBSTUB_END_KILL)
             break;
+        if (t->ended && !replay)
+            break; /* the guest is gone: nothing left to debug */
         target_patches_remove(t);
         if (t->m->interrupt && *t->m->interrupt)
             break;

@@ -6,8 +6,8 @@
  * every event (touching all write data), seeks to a few indexes derived from
  * the input and asks for stats.
  *
- * Seed corpus: any pvlog files, e.g. from `pvlog_fuzz_seeds DIR`... or the
- * logs pvrr record writes; small ones (a few KiB) fuzz best.
+ * Seed corpus: small pvlog files (a few KiB fuzz best), e.g. written by the
+ * library with a small frame size, or `pvrr record` logs of tiny guests.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -49,5 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pvlog_reader_stats(r, &st, &err);
     pvlog_reader_close(r);
-    return sink == 0x5a; /* always 0 or 1; libFuzzer ignores it */
+    (void)sink;
+    return 0;
 }
