@@ -63,6 +63,7 @@ struct runspec {
     uint64_t count[MAXA];
     int scan;    /* user breakpoints and watchpoints are active and hits recorded */
     int protect; /* watchpoint pages are read-only (implied by scan) */
+    int record_at_stop; /* the stop arrival lies before the end: record it as a hit too */
     uint64_t prev_count[MAXA]; /* counts of the interval that ended last */
     /* stop conditions */
     int stop_idx;          /* -1: none; else stop at arrival stop_k of addr[stop_idx] ... */
@@ -283,6 +284,10 @@ static int arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_
     if (rs->stop_idx >= 0 && e == rs->stop_e && x == rs->addr[rs->stop_idx] &&
         rs->count[rs->stop_idx] == rs->stop_k && steps == 0) {
         rs->why = RUN_ARRIVAL;
+        if (is_user && rs->record_at_stop) {
+            rs->have_last = 1;
+            rs->last = (struct hit){.kind = HIT_BP, .hw = hw, .e = e, .addr = x, .k = uk};
+        }
         return 1;
     }
     if (rs->match && e == rs->match_e && x == rs->addr[0] && state_matches(tt, rs->match)) {
@@ -877,12 +882,14 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
             rs.stop_idx = 0;
             rs.stop_k = end.k;
             rs.stop_e = end.e;
+            rs.record_at_stop = end.s > 0;
         } else {
             rs.stop_event = end.e;
         }
-        if (end.k == 0 && start == end.e)
+        if (end.k == 0 && start == end.e) {
             rs.why = RUN_EVENT; /* already at base end.e */
-        else
+            user_counts_reset(tt);
+        } else
             run(tt, &rs);
         if (rs.why == RUN_INTERRUPT) {
             tt->cur_valid = 0;
@@ -892,8 +899,11 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         int reached = (end.k > 0 && rs.why == RUN_ARRIVAL) || (end.k == 0 && rs.why == RUN_EVENT);
         if (!reached)
             TT_FAIL();
-        if (end.s > 0)
+        if (end.s > 0) {
+            if (end.k == 0) /* the arrival at base end.e itself lies before the end */
+                arrive(tt, &rs, target_rip(tt->t), 0, 0, 0);
             run_steps(tt, &rs, end.s, end.a, end.k);
+        }
         tt->cur_valid = 0;
         if (rs.have_last)
             return goto_hit(tt, &rs.last, stop);

@@ -93,7 +93,6 @@ int main(int argc, char **argv)
             h *= 0x100000001b3ull; /* FNV-1a 64 prime */
         }
     }
-    printf("blk: sectors=%lu checksum=0x%016lx\n", (unsigned long)info.sectors,
-           (unsigned long)h);
+    printf("blk: sectors=%lu checksum=0x%016lx\n", (unsigned long)info.sectors, (unsigned long)h);
     return 0;
 }

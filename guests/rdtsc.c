@@ -27,8 +27,7 @@ int main(int argc, char **argv)
         unsigned n = (unsigned)(tsc & 0xff) + 1;
         for (unsigned i = 0; i < n; i++)
             pvrr_nop();
-        printf("rdtsc: round %lu: tsc 0x%lx, %u nops\n", (unsigned long)r, (unsigned long)tsc,
-               n);
+        printf("rdtsc: round %lu: tsc 0x%lx, %u nops\n", (unsigned long)r, (unsigned long)tsc, n);
     }
     return 0;
 }

@@ -150,8 +150,13 @@ static enum hc_status rep_handler(struct monitor *m, struct hc_call *c)
         return HC_STOP;
     }
     enum hc_status st = HC_CONTINUE;
-    if (d->replays_effect)
+    /* Console output is shown once: a debugger going back and forth
+     * re-executes events whose output the user has already seen. */
+    int shown = c->nr == PVRR_HC_CONSOLE_WRITE && r->next_event < r->output_mark;
+    if (d->replays_effect && !shown)
         st = hc_live_handlers[c->nr](m, c);
+    if (r->next_event >= r->output_mark)
+        r->output_mark = r->next_event + 1;
     uint32_t i = 0;
     if (d->has_out) {
         if (ev->nwrites < 1 || ev->writes[0].gpa != c->gpa || ev->writes[0].len != d->size) {

@@ -40,6 +40,7 @@ struct replayer {
     int result;           /* pvrr exit status once finished */
     int booted;           /* the monitor was initialised */
     int cut_end;          /* stopped where a timed-out/interrupted recording ends */
+    uint64_t output_mark; /* events below this one have shown their console output */
     FILE *report;         /* where divergence reports go (stderr) */
 };
 

@@ -8,7 +8,9 @@
 #
 # which builds ${CMAKE_BINARY_DIR}/guests/<name>.elf from the sources and the
 # runtime library pvrr_guest_rt (target guest_<name>, added to the custom
-# target pvrr_guests). argv[0] of the guest is <name>.
+# target pvrr_guests; the global property PVRR_GUESTS lists the names).
+# pvrr_guest_name is <name>: argv[0] when the command line is empty (the
+# monitor normally passes the ELF's file name as the first word).
 #
 # Guest code is freestanding and static, loaded at 1 MiB (guest.ld), with full
 # DWARF 4 for the debugger and the libdwarf version we support. It must not
@@ -20,10 +22,10 @@ include_guard(GLOBAL)
 set(PVRR_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}")
 get_filename_component(PVRR_SDK_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set(PVRR_GUEST_OPT "-Og" CACHE STRING "Optimisation flags of guest code")
-# The monitor enables SSE, but some KVM implementations (e.g. the PVM
-# nested-virtualization module) fail to run SSE instructions ("instruction
-# emulation failed"), and no guest here needs floating point: by default guest
-# code uses general registers only. A guest that wants floats can pass
+# The monitor enables SSE, but where KVM emulates guest instructions (seen on
+# a host with the kvm_pvm module) SSE instructions end the VM with
+# "instruction emulation failed"; no guest here needs floating point, so by
+# default guest code uses general registers only. A guest that wants floats can pass
 # COMPILE_OPTIONS -msse -msse2 (the runtime itself never touches SSE state).
 option(PVRR_GUEST_SSE "Let the compiler use SSE registers in guest code" OFF)
 if(PVRR_GUEST_SSE)
@@ -51,6 +53,9 @@ set(PVRR_GUEST_C_FLAGS
   -g -gdwarf-4 ${PVRR_GUEST_OPT} -fno-omit-frame-pointer
   -fmacro-prefix-map=${PVRR_SDK_ROOT}/=
   -Wall -Wextra -UNDEBUG)
+if(PVRR_WERROR) # the project's switch (top-level CMakeLists.txt)
+  list(APPEND PVRR_GUEST_C_FLAGS -Werror)
+endif()
 set(PVRR_GUEST_ASM_FLAGS -nostdinc -g -gdwarf-4 -Wa,--noexecstack)
 target_compile_options(pvrr_guest_flags INTERFACE
   "$<$<COMPILE_LANGUAGE:C>:${PVRR_GUEST_C_FLAGS}>"
@@ -58,8 +63,8 @@ target_compile_options(pvrr_guest_flags INTERFACE
 # -static already implies a non-PIE executable; -no-pie is spelled out for gcc
 # only (clang 14 warns that it is unused).
 target_link_options(pvrr_guest_flags INTERFACE
-  -nostdlib -static $<$<C_COMPILER_ID:GNU>:-no-pie> -Wl,-T,${PVRR_SDK_DIR}/guest.ld -Wl,--build-id=none
-  -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack)
+  -nostdlib -static $<$<C_COMPILER_ID:GNU>:-no-pie> -Wl,-T,${PVRR_SDK_DIR}/guest.ld
+  -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack)
 set_property(TARGET pvrr_guest_flags APPEND PROPERTY
   INTERFACE_LINK_DEPENDS ${PVRR_SDK_DIR}/guest.ld)
 

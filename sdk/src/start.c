@@ -3,10 +3,10 @@
  * reports, the command line, and the call to main().
  *
  * pvrr__start() runs on the initial stack with .bss already cleared (crt0.S).
- * It validates the boot information, installs a GDT with a TSS (for a
- * dedicated exception stack), an IDT for vectors 0-31, initialises the heap,
- * splits the command line into argv and calls main(argc, argv); main's return
- * value becomes the exit status.
+ * It validates the boot information, installs a GDT with a TSS (whose IST
+ * gives exceptions their own stack) and an IDT for vectors 0-31, initialises
+ * the heap, splits the command line into argv and calls main(argc, argv);
+ * main's return value becomes the exit status.
  */
 #include <pvrr/guest.h>
 #include <stdio.h>
@@ -31,7 +31,10 @@ extern char __pvrr_image_end[];
 #define SEL_DATA 0x10
 #define SEL_TSS 0x18
 
-/* IST slot used by exceptions that may come from a bad stack pointer. */
+/* The IST slot of every exception: handlers always start on the exception
+ * stack, so a fault caused by a runaway or wild stack pointer is still
+ * reported. Handlers never return, so the stack need not be reentrant: a
+ * nested exception just starts again at its top. */
 #define IST_EXC 1
 
 static const struct pvrr_boot_info *boot_info;
@@ -112,13 +115,10 @@ static void setup_idt(void)
 {
     for (int v = 0; v < 32; v++) {
         uint64_t h = pvrr__isr_table[v];
-        /* A bad rsp must not turn a fault into a triple fault: the faults
-         * that a stack overflow or a wild rsp cause run on the IST stack. */
-        int use_ist = v == 2 || v == 8 || v == 12 || v == 13 || v == 14 || v == 18;
         idt[v] = (struct idt_gate){
             .offset_lo = (uint16_t)h,
             .selector = SEL_CODE,
-            .ist = use_ist ? IST_EXC : 0,
+            .ist = IST_EXC,
             .type_attr = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
             .offset_mid = (uint16_t)(h >> 16),
             .offset_hi = (uint32_t)(h >> 32),
@@ -128,11 +128,14 @@ static void setup_idt(void)
     __asm__ volatile("lidt %0" : : "m"(p) : "memory");
 }
 
+/* clang-format off */
 static const char *const exception_names[32] = {
-    "DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", "CSO", "TS",
-    "NP", "SS", "GP",  "PF", "15", "MF", "AC", "MC", "XM", "VE", "CP",
-    "22", "23", "24",  "25", "26", "27", "HV", "VC", "SX", "31",
+    "DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM",  /* 0-7 */
+    "DF", "CSO", "TS", "NP", "SS", "GP", "PF", "15",  /* 8-15 */
+    "MF", "AC", "MC", "XM", "VE", "CP", "22", "23",   /* 16-23 */
+    "24", "25", "26", "27", "HV", "VC", "SX", "31",   /* 24-31 */
 };
+/* clang-format on */
 
 /* Append the hex digits of (v) to (p); returns the new end. For the
  * re-entrant report, which must not depend on printf. */
@@ -162,31 +165,53 @@ static char *put_str(char *p, const char *s)
 #define IN_EXCEPTION 0x6e6f697470656378ull /* "xception" */
 static volatile uint64_t in_exception;
 
+static char *put_dec(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/*
+ * Report the exception in (f) with the panic hypercall. The message is built
+ * without stdio, so that a fault caused by a runaway stack or a corrupted heap
+ * (which may have trampled stdio's state) is still reported:
+ *   "exception #PF (14) at rip 0x... cr2 0x... error 0x..."
+ * A second exception while reporting is reported as such, without flushing
+ * stdout.
+ */
 _Noreturn void pvrr__exception(struct pvrr_trap_frame *f)
 {
+    static char msg[192];
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-    const char *name = f->vector < 32 ? exception_names[f->vector] : "??";
-
-    if (in_exception == IN_EXCEPTION) {
-        /* A fault while reporting a fault: report it without stdio. */
-        static char msg[160];
-        char *p = put_str(msg, "exception #");
-        p = put_str(p, name);
-        p = put_str(p, " during exception report at rip 0x");
-        p = put_hex(p, f->rip);
-        p = put_str(p, " cr2 0x");
-        p = put_hex(p, cr2);
-        *p = '\0';
-        struct pvrr_hc_panic a = {.msg = msg, .len = (uint64_t)(p - msg)};
-        pvrr_hypercall(PVRR_HC_PANIC, &a);
-        for (;;)
-            __asm__ volatile("hlt");
-    }
+    int nested = in_exception == IN_EXCEPTION;
     in_exception = IN_EXCEPTION;
-    pvrr_panicf("exception #%s (%lu) at rip 0x%lx cr2 0x%lx error 0x%lx", name,
-                (unsigned long)f->vector, (unsigned long)f->rip, (unsigned long)cr2,
-                (unsigned long)f->error);
+
+    char *p = put_str(msg, "exception #");
+    p = put_str(p, f->vector < 32 ? exception_names[f->vector] : "??");
+    p = put_str(p, " (");
+    p = put_dec(p, f->vector);
+    p = put_str(p, nested ? ") during exception report at rip 0x" : ") at rip 0x");
+    p = put_hex(p, f->rip);
+    p = put_str(p, " cr2 0x");
+    p = put_hex(p, cr2);
+    p = put_str(p, " error 0x");
+    p = put_hex(p, f->error);
+    *p = '\0';
+
+    if (!nested)
+        pvrr_stdout_flush();
+    struct pvrr_hc_panic a = {.msg = msg, .len = (uint64_t)(p - msg)};
+    pvrr_hypercall(PVRR_HC_PANIC, &a);
+    for (;;)
+        __asm__ volatile("cli; hlt");
 }
 
 const struct pvrr_boot_info *pvrr_boot_info(void)
@@ -241,11 +266,11 @@ _Noreturn void pvrr__start(const struct pvrr_boot_info *bi)
     setup_gdt_tss();
     setup_idt();
     if (bi->magic != PVRR_BOOT_MAGIC)
-        pvrr_panicf("bad boot info at %p: magic 0x%x, expected 0x%x", (const void *)bi,
-                    bi->magic, PVRR_BOOT_MAGIC);
+        pvrr_panicf("bad boot info at %p: magic 0x%x, expected 0x%x", (const void *)bi, bi->magic,
+                    PVRR_BOOT_MAGIC);
     if (bi->abi_version != PVRR_ABI_VERSION)
-        pvrr_panicf("guest built for ABI version %d, monitor speaks version %u",
-                    PVRR_ABI_VERSION, bi->abi_version);
+        pvrr_panicf("guest built for ABI version %d, monitor speaks version %u", PVRR_ABI_VERSION,
+                    bi->abi_version);
 
     uint64_t heap_start = (uint64_t)(uintptr_t)__pvrr_image_end;
     if (bi->image_end > heap_start)

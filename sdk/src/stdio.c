@@ -28,6 +28,8 @@ static int out_newline; /* a newline was buffered since the last flush */
 
 void pvrr_stdout_flush(void)
 {
+    if (out_len > STDOUT_BUF) /* trampled (e.g. by a runaway stack): drop it */
+        out_len = 0;
     if (out_len > 0)
         pvrr_console_write(out_buf, out_len);
     out_len = 0;
@@ -111,8 +113,8 @@ static void emit_field(struct out *o, const char *prefix, const char *body, size
         emit_repeat(o, ' ', width - n);
 }
 
-static void emit_number(struct out *o, unsigned long long v, int negative, unsigned base,
-                        int upper, int flags, size_t width, int precision)
+static void emit_number(struct out *o, unsigned long long v, int negative, unsigned base, int upper,
+                        int flags, size_t width, int precision)
 {
     char digits[24];
     size_t n = 0;
@@ -297,8 +299,8 @@ static void format(struct out *o, const char *fmt, va_list ap_in)
             break;
         case 'x':
         case 'X':
-            emit_number(o, arg_unsigned(&ap, len), 0, 16, conv == 'X',
-                        flags & ~(F_PLUS | F_SPACE), width, precision);
+            emit_number(o, arg_unsigned(&ap, len), 0, 16, conv == 'X', flags & ~(F_PLUS | F_SPACE),
+                        width, precision);
             break;
         case 'o':
             emit_number(o, arg_unsigned(&ap, len), 0, 8, 0, flags & ~(F_PLUS | F_SPACE), width,

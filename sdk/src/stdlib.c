@@ -317,8 +317,7 @@ void qsort(void *base, size_t nmemb, size_t size, int (*cmp)(const void *, const
         if (gap >= nmemb)
             continue;
         for (size_t i = gap; i < nmemb; i++) {
-            for (size_t j = i; j >= gap && cmp(a + (j - gap) * size, a + j * size) > 0;
-                 j -= gap)
+            for (size_t j = i; j >= gap && cmp(a + (j - gap) * size, a + j * size) > 0; j -= gap)
                 swap_bytes(a + (j - gap) * size, a + j * size, size);
         }
     }

@@ -1,0 +1,152 @@
+"""Reverse execution in replays with real gdb 13: watchpoints, reverse step/next/finish/
+continue, history edges, and an exactness oracle."""
+import os
+import re
+import subprocess
+
+from pvrrtest import *
+
+
+def src_line(marker, filename="kvstore.c"):
+    with open(os.path.join(SRC, "guests", filename)) as f:
+        for n, line in enumerate(f, 1):
+            if marker in line:
+                return n
+    raise AssertionError("marker %r not in %s" % (marker, filename))
+
+
+class ReverseCase(PvrrTestCase):
+    def replay_server(self, log):
+        s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
+        self.addCleanup(s.kill)
+        return s
+
+    def kvstore_log(self, ops="800"):
+        log = self.tmp("kv.pvlog")
+        r = pvrr("record", "-o", log, guest("kvstore"), "--", "ops=" + ops)
+        self.assertIn(r.returncode, (0, EXIT_PANIC), text(r.stderr))
+        return log, r
+
+
+class FlagshipDemo(ReverseCase):
+    def test_watchpoint_and_reverse_continue_find_the_bug(self):
+        log = self.record_failing_kvstore(self.tmp("fail.pvlog"))
+        rec = pvrr("replay", log)
+        m = re.search(rb"\(watch -l ([^)]+)\)", rec.stdout)
+        self.assertIsNotNone(m, rec.stdout)
+        expr = text(m.group(1))
+        bug = src_line("BUG: should be")
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "continue", "watch -l " + expr, "reverse-continue", "info line *$pc",
+            "reverse-continue", "info line *$pc", "continue", "continue", "detach"])
+        hits = re.findall(r"Old value = (\d+)\s+New value = (\d+)\s+(?:0x[0-9a-f]+ in )?(\w+) "
+                          r"\(.*\) at [^:]*kvstore\.c:(\d+)", out)
+        self.assertEqual(len(hits), 4, out[-3000:])
+        # the first write found going back is the off-by-one in index_reset
+        self.assertEqual(hits[0][2], "index_reset", out)
+        self.assertEqual(int(hits[0][3]), bug, out)
+        # value before the bad write differs from the corrupted one
+        self.assertNotEqual(hits[0][0], hits[0][1])
+        # going back further finds the previous write, elsewhere
+        self.assertNotEqual((hits[1][2], hits[1][3]), (hits[0][2], hits[0][3]))
+        # going forward executes that write again, then the bad write once more
+        self.assertEqual(hits[2][2:], hits[1][2:], out[-3000:])
+        self.assertEqual(hits[3][2], "index_reset", out[-3000:])
+        status, stdout, err = s.finish()
+        self.assertEqual(status, EXIT_PANIC)
+        self.assertEqual(stdout, rec.stdout)
+        self.assertNotIn(b"DIVERGED", err)
+
+
+class ReverseCommands(ReverseCase):
+    def test_reverse_finish(self):
+        log, _ = self.kvstore_log()
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "break hash_key", "continue", "continue", "bt 2", "reverse-finish", "bt 1", "kill"])
+        caller = re.search(r"#1\s+0x[0-9a-f]+ in (\w+) ", out).group(1)
+        frames = re.findall(r"#0\s+(?:0x[0-9a-f]+ in )?(\w+) \(", out)
+        self.assertEqual(frames, ["hash_key", caller], out)
+
+    def test_reverse_next_over_a_call(self):
+        line = src_line("s->nentries++;")
+        log, _ = self.kvstore_log()
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "break kvstore.c:%d" % line, "continue", "continue", "reverse-next", "bt 1", "kill"])
+        self.assertRegex(out, r"\n%d\s+index_insert\(s, key, s->nentries\);" % (line - 1))
+        self.assertRegex(out, r"#0\s+store_put \(")
+
+    def test_reverse_step_into_a_function(self):
+        line = src_line("s->nentries++;")
+        log, _ = self.kvstore_log()
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "break kvstore.c:%d" % line, "continue", "reverse-step", "bt 1", "kill"])
+        self.assertRegex(out, r"#0\s+(0x[0-9a-f]+ in )?index_insert \(")
+
+    def test_reverse_continue_to_loop_breakpoint_lands_on_last_iteration(self):
+        after = src_line("free(old.index);")
+        log, _ = self.kvstore_log()
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "break kvstore.c:%d" % after, "continue", "print s->nentries",
+            "break index_insert", "reverse-continue", "print pos", "print s->nentries",
+            "reverse-continue", "print pos", "kill"])
+        vals = [int(v) for v in re.findall(r"\$\d+ = (\d+)", out)]
+        self.assertEqual(len(vals), 4, out)
+        nentries, pos_last, nentries2, pos_prev = vals
+        self.assertEqual(pos_last, nentries - 1, out)
+        self.assertEqual(nentries2, nentries)
+        self.assertEqual(pos_prev, nentries - 2, out)
+
+    def test_history_edges(self):
+        log, _ = self.kvstore_log("300")
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "reverse-stepi", "info registers rip", "continue", "continue", "reverse-stepi",
+            "reverse-continue", "info registers rip", "kill"])
+        self.assertEqual(out.count("No more reverse-execution history."), 4, out)
+        rips = re.findall(r"rip\s+(0x[0-9a-f]+)", out)
+        self.assertEqual(rips, ["0x100000", "0x100000"], out)
+
+    def test_monitor_goto_when_checkpoints(self):
+        log, _ = self.kvstore_log("500")
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "monitor goto 9", "monitor when", "monitor goto 5", "monitor when",
+            "monitor checkpoints", "monitor goto 999999", "kill"])
+        self.assertIn("event 9 + 0 steps", out)
+        self.assertIn("event 5 + 0 steps", out)
+        self.assertRegex(out, r"\d+ checkpoints \(\d+ taken")
+        self.assertIn("past the end of the recording", out)
+
+
+class Oracle(ReverseCase):
+    def test_step_reverse_step_oracle(self):
+        log, rec = self.kvstore_log("600")
+        s = self.replay_server(log)
+        env = dict(os.environ, ORACLE_PORT=str(s.port), ORACLE_STEPS="60")
+        r = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x",
+                            os.path.join(SRC, "tests", "integration", "oracle_gdb.py"),
+                            log + ".elf"], capture_output=True, env=env, timeout=600)
+        out = text(r.stdout) + text(r.stderr)
+        self.assertIn("ORACLE PASS", out, out[-3000:])
+        self.assertNotIn("ORACLE FAIL", out)
+
+    def test_back_and_forth_session_ends_identical(self):
+        log, rec = self.kvstore_log("800")
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "break store_delete", "continue", "continue", "reverse-continue", "stepi", "stepi",
+            "reverse-stepi", "watch store.live", "reverse-continue", "continue",
+            "reverse-continue", "monitor goto 3", "continue", "delete", "detach"])
+        status, stdout, err = s.finish()
+        self.assertEqual(status, rec.returncode, text(err))
+        self.assertEqual(stdout, rec.stdout)
+        self.assertNotIn(b"DIVERGED", err)
+
+
+if __name__ == "__main__":
+    main()
