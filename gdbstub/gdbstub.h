@@ -161,7 +161,10 @@ int gdbstub_serve(int fd, const struct gdb_target_ops *ops, void *target);
 /*
  * For ops->resume: check, without blocking, whether the debugger sent the
  * interrupt byte (0x03) or went away. Returns 0 to keep running, nonzero to
- * stop now (with GDB_STOP_INTERRUPT). Cheap when no byte arrived (one poll()).
+ * stop now (with GDB_STOP_INTERRUPT); it keeps returning nonzero until the
+ * resume returns. Cheap when no byte arrived (one poll()). Call it from the
+ * thread inside ops->resume, never from a signal handler: a timer signal
+ * should only make KVM_RUN return (EINTR), and the loop then calls this.
  */
 int gdbstub_poll_interrupt(struct gdbstub *stub);
 

@@ -113,10 +113,10 @@ struct vm_cpu_state {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
     struct kvm_fpu fpu;
-    struct kvm_xsave xsave;
     struct kvm_vcpu_events events;
     struct kvm_debugregs debugregs;
     struct kvm_xcrs xcrs;
+    struct kvm_xsave xsave; /* last: newer headers end it with a flexible array */
 };
 
 /* Save or restore all vCPU state (registers, sregs, FPU/XSAVE, events, debug

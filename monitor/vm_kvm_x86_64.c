@@ -18,7 +18,7 @@
 #define GDT_GPA 0x1000ull
 #define PML4_GPA 0x10000ull
 #define PDPT_GPA 0x11000ull
-#define PD_GPA 0x12000ull /* 4 page directories: 4 GiB with 2 MiB pages */
+#define PD_GPA 0x12000ull  /* 4 page directories: 4 GiB with 2 MiB pages */
 #define PT0_GPA 0x16000ull /* 4 KiB pages for the first 2 MiB, page 0 absent */
 
 #define PTE_P 0x1ull
@@ -253,34 +253,39 @@ void vm_destroy(struct vm *vm)
  * be nondeterministic input or host-dependent state outside the hypercall ABI.
  */
 #define NCPUID 8
-static struct {
-    struct kvm_cpuid2 hdr;
-    struct kvm_cpuid_entry2 e[NCPUID];
-} cpuid_table = {
-    .hdr = {.nent = NCPUID},
-    .e = {
-        /* leaf 0: max basic leaf 7, vendor "PvrrGuestCPU" (ebx, edx, ecx) */
-        {.function = 0, .eax = 7, .ebx = 0x72727650, .edx = 0x73657547, .ecx = 0x55504374},
-        /* leaf 1: family 6 model 0x3a; edx: fpu vme de pse tsc msr pae mce cx8 sep mtrr pge
-           mca cmov pat pse36 clflush mmx fxsr sse sse2; ecx: sse3 pclmul ssse3 cx16 sse4.1
-           sse4.2 popcnt, hypervisor bit 31 */
-        {.function = 1, .eax = 0x000306a9, .ebx = 0x00000800, .ecx = 0x80982203,
-         .edx = 0x0789fbff},
-        /* leaf 2..6: nothing advertised */
-        {.function = 2, .eax = 0x00000001},
-        {.function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
-         .ebx = 0x00000008 /* bmi1 */},
-        /* extended leaves: max 0x80000008; lahf, lm, nx, syscall */
-        {.function = 0x80000000, .eax = 0x80000008},
-        {.function = 0x80000001, .ecx = 0x00000001, .edx = 0x20100800},
-        {.function = 0x80000007},
-        /* 39 physical, 48 virtual address bits */
-        {.function = 0x80000008, .eax = 0x00003027},
-    },
+static const struct kvm_cpuid_entry2 cpuid_entries[NCPUID] = {
+    /* leaf 0: max basic leaf 7, vendor "PvrrGuestCPU" (ebx, edx, ecx) */
+    {.function = 0, .eax = 7, .ebx = 0x72727650, .edx = 0x73657547, .ecx = 0x55504374},
+    /* leaf 1: family 6 model 0x3a; edx: fpu vme de pse tsc msr pae mce cx8 sep mtrr pge
+       mca cmov pat pse36 clflush mmx fxsr sse sse2; ecx: sse3 pclmul ssse3 cx16 sse4.1
+       sse4.2 popcnt, hypervisor bit 31 */
+    {.function = 1, .eax = 0x000306a9, .ebx = 0x00000800, .ecx = 0x80982203, .edx = 0x0789fbff},
+    /* leaf 2..6: nothing advertised */
+    {.function = 2, .eax = 0x00000001},
+    {.function = 7,
+     .index = 0,
+     .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+     .ebx = 0x00000008 /* bmi1 */},
+    /* extended leaves: max 0x80000008; lahf, lm, nx, syscall */
+    {.function = 0x80000000, .eax = 0x80000008},
+    {.function = 0x80000001, .ecx = 0x00000001, .edx = 0x20100800},
+    {.function = 0x80000007},
+    /* 39 physical, 48 virtual address bits */
+    {.function = 0x80000008, .eax = 0x00003027},
 };
+
+/* struct kvm_cpuid2 ends with a flexible array: the table lives in a byte buffer. */
+static union {
+    struct kvm_cpuid2 hdr;
+    uint8_t bytes[sizeof(struct kvm_cpuid2) + sizeof cpuid_entries];
+} cpuid_table;
 
 const void *vm_cpuid_table(size_t *len)
 {
+    if (cpuid_table.hdr.nent == 0) {
+        memcpy(cpuid_table.bytes + sizeof(struct kvm_cpuid2), cpuid_entries, sizeof cpuid_entries);
+        cpuid_table.hdr.nent = NCPUID;
+    }
     *len = sizeof cpuid_table;
     return &cpuid_table;
 }
@@ -336,10 +341,26 @@ int vm_boot_long_mode(struct vm *vm, uint64_t entry, uint64_t image_end, const c
 
     struct kvm_sregs s;
     vm_get_sregs(vm, &s);
-    struct kvm_segment cs = {.base = 0, .limit = 0xffffffff, .selector = 0x8, .type = 11,
-                             .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1};
-    struct kvm_segment ds = {.base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3,
-                             .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1};
+    struct kvm_segment cs = {.base = 0,
+                             .limit = 0xffffffff,
+                             .selector = 0x8,
+                             .type = 11,
+                             .present = 1,
+                             .dpl = 0,
+                             .db = 0,
+                             .s = 1,
+                             .l = 1,
+                             .g = 1};
+    struct kvm_segment ds = {.base = 0,
+                             .limit = 0xffffffff,
+                             .selector = 0x10,
+                             .type = 3,
+                             .present = 1,
+                             .dpl = 0,
+                             .db = 1,
+                             .s = 1,
+                             .l = 0,
+                             .g = 1};
     s.cs = cs;
     s.ds = s.es = s.fs = s.gs = s.ss = ds;
     s.gdt.base = GDT_GPA;
@@ -350,8 +371,8 @@ int vm_boot_long_mode(struct vm *vm, uint64_t entry, uint64_t image_end, const c
     s.efer = 0x500;     /* LME LMA */
     if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
         vm_die("KVM_SET_SREGS");
-    struct kvm_regs r = {.rip = entry, .rsp = vm->mem_size, .rdi = PVRR_BOOT_INFO_GPA,
-                         .rflags = 0x2};
+    struct kvm_regs r = {
+        .rip = entry, .rsp = vm->mem_size, .rdi = PVRR_BOOT_INFO_GPA, .rflags = 0x2};
     if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
         vm_die("KVM_SET_REGS");
     /* The FPU starts in its architectural reset state with SSE exceptions masked. */

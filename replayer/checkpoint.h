@@ -24,10 +24,10 @@ struct replayer;
 struct ck_page;
 
 struct checkpoint {
-    uint64_t event;  /* base index: replayer next_event at the snapshot */
-    uint64_t chain;  /* the replayer's register digest chain there */
-    struct vm_cpu_state cpu;
-    struct ck_page **pages; /* one per guest page */
+    uint64_t event;          /* base index: replayer next_event at the snapshot */
+    uint64_t chain;          /* the replayer's register digest chain there */
+    struct ck_page **pages;  /* one per guest page */
+    struct vm_cpu_state cpu; /* last: it ends with a variable-sized struct */
 };
 
 struct ck_store {

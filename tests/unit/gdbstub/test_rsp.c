@@ -375,8 +375,8 @@ static void test_tdesc(void)
     CU_ASSERT_PTR_NULL(strstr(xml, "i386.linux"));
     CU_ASSERT_PTR_NOT_NULL(strstr(xml, "name=\"eflags\" bitsize=\"32\" type=\"i386_eflags\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(xml, "name=\"st0\" bitsize=\"80\""));
-    CU_ASSERT_PTR_NOT_NULL(
-        strstr(xml, "name=\"xmm0\" bitsize=\"128\" type=\"vec128\" regnum=\"40\" group=\"vector\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(
+        xml, "name=\"xmm0\" bitsize=\"128\" type=\"vec128\" regnum=\"40\" group=\"vector\""));
     CU_ASSERT_PTR_NOT_NULL(
         strstr(xml, "name=\"mxcsr\" bitsize=\"32\" type=\"i386_mxcsr\" regnum=\"56\""));
     CU_ASSERT_PTR_NOT_NULL(
