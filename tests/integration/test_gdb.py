@@ -116,6 +116,26 @@ class LiveGdb(PvrrTestCase):
                                                   "print $rax", "kill"])
         self.assertIn("$1 = 42", out)
 
+    def test_unix_socket(self):
+        sock = self.tmp("gdb.sock")
+        p = subprocess.Popen([PVRR, "run", "--gdb", "unix:" + sock, guest("hello")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        r = subprocess.run(["gdb", "-q", "-nx", "-batch", "-ex", "target remote " + sock,
+                            "-ex", "break main", "-ex", "continue", "-ex", "continue",
+                            guest("hello")], capture_output=True, timeout=120)
+        out = text(r.stdout) + text(r.stderr)
+        self.assertIn("Breakpoint 1, main", out)
+        self.assertIn("exited normally", out)
+        stdout, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, text(err))
+        self.assertIn(("waiting for gdb on %s" % sock).encode(), err)
+        self.assertFalse(os.path.exists(sock), "the socket file was left behind")
+
     def test_reconnect_after_disconnect(self):
         s = self.serve("hello")
         # a client that goes away mid-packet

@@ -2,7 +2,9 @@
 continue, history edges, and an exactness oracle."""
 import os
 import re
+import signal
 import subprocess
+import time
 
 from pvrrtest import *
 
@@ -121,6 +123,24 @@ class ReverseCommands(ReverseCase):
         self.assertIn("event 5 + 0 steps", out)
         self.assertRegex(out, r"\d+ checkpoints \(\d+ taken")
         self.assertIn("past the end of the recording", out)
+
+
+class Interrupt(ReverseCase):
+    def test_ctrl_c_interrupts_a_long_reverse_continue(self):
+        log = self.tmp("hc.pvlog")
+        self.run_ok("record", "-o", log, guest("hcbench"), "--", "n=300000")
+        s = self.replay_server(log)
+        args = ["gdb", "-q", "-nx", "-batch", "-ex", "target remote 127.0.0.1:%d" % s.port,
+                "-ex", "continue", "-ex", "break *0x1000",  # never executed
+                "-ex", "reverse-continue", "-ex", "monitor when", "-ex", "reverse-stepi",
+                "-ex", "monitor when", "-ex", "kill", log + ".elf"]
+        g = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(6)  # continue to the end, then well into the reverse-continue
+        g.send_signal(signal.SIGINT)
+        out = text(g.communicate(timeout=300)[0])
+        self.assertIn("Program received signal SIGINT", out, out[-2000:])
+        self.assertEqual(len(re.findall(r"\nevent \d+", out)), 2, out[-2000:])
+        self.assertNotIn("replaylog", out)
 
 
 class Oracle(ReverseCase):
