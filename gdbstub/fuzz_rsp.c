@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_rsp.c:%d: check failed: %s\n", __LINE__, #cond);                \
+            fprintf(stderr, "fuzz_rsp.c:%d: check failed: %s\n", __LINE__, #cond);                 \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

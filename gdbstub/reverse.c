@@ -17,11 +17,11 @@
 #include <xxhash.h>
 
 /* Debug tracing of reverse-execution decisions: PVRR_DEBUG_REVERSE=1. */
-#define TT_FAIL()                                                                              \
-    do {                                                                                       \
-        if (getenv("PVRR_DEBUG_REVERSE"))                                                      \
-            fprintf(stderr, "pvrr reverse: gave up at %s:%d\n", __FILE__, __LINE__);           \
-        return -1;                                                                             \
+#define TT_FAIL()                                                                                  \
+    do {                                                                                           \
+        if (getenv("PVRR_DEBUG_REVERSE"))                                                          \
+            fprintf(stderr, "pvrr reverse: gave up at %s:%d\n", __FILE__, __LINE__);               \
+        return -1;                                                                                 \
     } while (0)
 
 #define HLT 0xf4
@@ -46,13 +46,14 @@ enum hit_kind { HIT_BP = 1, HIT_WATCH_MMIO, HIT_WATCH_HC };
 
 struct hit {
     enum hit_kind kind;
-    int hw;         /* HIT_BP: a hardware breakpoint */
-    uint64_t e;     /* interval */
-    uint64_t addr;  /* HIT_BP: the address; HIT_WATCH_*: the writing instruction */
-    uint64_t k;     /* HIT_BP: arrival number; HIT_WATCH_MMIO: MMIO exit number */
-    uint64_t s;     /* steps after the anchor (hits found while stepping) */
+    int hw;                      /* HIT_BP: a hardware breakpoint */
+    uint64_t e;                  /* interval */
+    uint64_t addr;               /* HIT_BP: the address; HIT_WATCH_*: the writing instruction */
+    uint64_t k;                  /* HIT_BP: arrival number; HIT_WATCH_MMIO: MMIO exit number */
+    uint64_t s;                  /* steps after the anchor (hits found while stepping) */
     uint64_t anchor_a, anchor_k; /* HIT_BP found while stepping: the anchor */
-    uint64_t watch; /* HIT_WATCH_*: the watchpoint's address */
+    uint64_t watch;              /* HIT_WATCH_*: the watchpoint's address */
+    enum gdb_stop_kind stop;     /* HIT_WATCH_MMIO: GDB_STOP_WATCH, _RWATCH or _AWATCH */
 };
 
 enum run_why { RUN_NONE, RUN_ARRIVAL, RUN_EVENT, RUN_MMIO, RUN_MATCH, RUN_ENDED, RUN_INTERRUPT };
@@ -61,14 +62,14 @@ struct runspec {
     uint64_t addr[MAXA];
     unsigned naddr;
     uint64_t count[MAXA];
-    int scan;    /* user breakpoints and watchpoints are active and hits recorded */
-    int protect; /* watchpoint pages are read-only (implied by scan) */
-    int record_at_stop; /* the stop arrival lies before the end: record it as a hit too */
+    int scan;                  /* user breakpoints and watchpoints are active and hits recorded */
+    int protect;               /* watchpoint pages are read-only (implied by scan) */
+    int record_at_stop;        /* the stop arrival lies before the end: record it as a hit too */
     uint64_t prev_count[MAXA]; /* counts of the interval that ended last */
     /* stop conditions */
-    int stop_idx;          /* -1: none; else stop at arrival stop_k of addr[stop_idx] ... */
+    int stop_idx;            /* -1: none; else stop at arrival stop_k of addr[stop_idx] ... */
     uint64_t stop_k, stop_e; /* ... in interval stop_e */
-    uint64_t stop_event;   /* stop on reaching base stop_event; UINT64_MAX: none */
+    uint64_t stop_event;     /* stop on reaching base stop_event; UINT64_MAX: none */
     uint64_t stop_mmio_e, stop_mmio_j; /* stop at MMIO exit j of interval e (j > 0) */
     const struct tstate *match; /* stop at an arrival at addr[0] in interval match_e matching */
     uint64_t match_e;
@@ -296,8 +297,14 @@ static int arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_
     }
     if (is_user) {
         rs->have_last = 1;
-        rs->last = (struct hit){.kind = HIT_BP, .hw = hw, .e = e, .addr = x, .k = uk,
-                                .s = steps, .anchor_a = anchor_a, .anchor_k = anchor_k};
+        rs->last = (struct hit){.kind = HIT_BP,
+                                .hw = hw,
+                                .e = e,
+                                .addr = x,
+                                .k = uk,
+                                .s = steps,
+                                .anchor_a = anchor_a,
+                                .anchor_k = anchor_k};
     }
     return 0;
 }
@@ -309,9 +316,11 @@ static int interval_end(struct timetravel *tt, struct runspec *rs)
         int w = target_watch_changed(tt->t);
         if (w >= 0) {
             rs->have_last = 1;
-            rs->last = (struct hit){.kind = HIT_WATCH_HC, .e = cur_event(tt) - 1,
+            rs->last = (struct hit){.kind = HIT_WATCH_HC,
+                                    .e = cur_event(tt) - 1,
                                     .addr = vm_regs(&tt->m->vm)->rip - 1,
-                                    .watch = tt->t->wp[w].addr};
+                                    .watch = tt->t->wp[w].addr,
+                                    .stop = GDB_STOP_WATCH};
             target_watch_snapshot(tt->t);
         }
     }
@@ -332,23 +341,24 @@ static int mmio(struct timetravel *tt, struct runspec *rs)
         rs->why = RUN_MMIO;
         return 1;
     }
-    uint64_t rip = target_rip(tt->t);
-    if (getenv("PVRR_DEBUG_REVERSE"))
-        fprintf(stderr, "mmio e=%" PRIu64 " j=%" PRIu64 " rip=%" PRIx64 " addr=%llx scan=%d\n",
-                cur_event(tt), rs->mmio, rip, (unsigned long long)tt->m->vm.run->mmio.phys_addr,
-                rs->scan);
-    int w = target_mmio_write(tt->t);
-    if (w < 0) {
+    enum gdb_stop_kind kind;
+    int w = target_mmio(tt->t, &kind);
+    if (w == -2) {
         rs->why = RUN_ENDED;
         return 1;
     }
-    if (w > 0 && rs->scan) {
-        int i = target_watch_changed(tt->t);
+    if (w >= 0 && rs->scan) {
+        /* complete the instruction to learn where it ends: the hit's anchor */
+        ck_settle(&tt->m->vm);
         rs->have_last = 1;
-        rs->last = (struct hit){.kind = HIT_WATCH_MMIO, .e = cur_event(tt), .addr = rip,
-                                .k = rs->mmio, .watch = tt->t->wp[i < 0 ? 0 : i].addr};
+        rs->last = (struct hit){.kind = HIT_WATCH_MMIO,
+                                .e = cur_event(tt),
+                                .addr = target_rip(tt->t),
+                                .k = rs->mmio,
+                                .watch = tt->t->wp[w].addr,
+                                .stop = kind};
     }
-    if (w > 0)
+    if (w >= 0)
         target_watch_snapshot(tt->t);
     return 0;
 }
@@ -845,7 +855,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         tt->cur_valid = 1; /* not physically there: reverse_step restores first */
         if (reverse_step(tt, stop) < 0)
             TT_FAIL();
-        stop->kind = GDB_STOP_WATCH;
+        stop->kind = h->stop;
         stop->addr = h->watch;
         return 0;
     }
@@ -864,9 +874,8 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
     if (end.e == 0 && end.k == 0 && end.s == 0)
         return history_begin(tt, stop);
     for (;;) {
-        const struct checkpoint *c = ck_find(&tt->ck, end.k == 0 && end.s == 0 && end.e > 0
-                                                          ? end.e - 1
-                                                          : end.e);
+        const struct checkpoint *c =
+            ck_find(&tt->ck, end.k == 0 && end.s == 0 && end.e > 0 ? end.e - 1 : end.e);
         uint64_t start = c->event;
         /* scan [base start, end) for the last hit */
         tt->cur_valid = 0;
@@ -955,24 +964,22 @@ void tt_describe_position(struct timetravel *tt, char *buf, size_t n)
     resolve(tt);
     struct pos p = tt->cur;
     if (!tt->cur_valid)
-        snprintf(buf, n, "event %" PRIu64 " (position within the interval unknown)",
-                 cur_event(tt));
+        snprintf(buf, n, "event %" PRIu64 " (position within the interval unknown)", cur_event(tt));
     else if (p.k == 0)
         snprintf(buf, n, "event %" PRIu64 " + %" PRIu64 " steps%s", p.e, p.s,
                  tt->t->ended ? " (end of the recording)" : "");
     else
         snprintf(buf, n,
-                 "event %" PRIu64 ", arrival %" PRIu64 " at 0x%" PRIx64 " + %" PRIu64 " steps",
-                 p.e, p.k, p.a, p.s);
+                 "event %" PRIu64 ", arrival %" PRIu64 " at 0x%" PRIx64 " + %" PRIu64 " steps", p.e,
+                 p.k, p.a, p.s);
 }
 
 void tt_list_checkpoints(struct timetravel *tt, gdb_out_fn out, void *ctx)
 {
     char line[160];
     int len = snprintf(line, sizeof line,
-                       "%zu checkpoints (%" PRIu64 " taken, %" PRIu64
-                       " thinned), %" PRIu64 " KiB of page copies for %" PRIu64
-                       " KiB of guest RAM\n",
+                       "%zu checkpoints (%" PRIu64 " taken, %" PRIu64 " thinned), %" PRIu64
+                       " KiB of page copies for %" PRIu64 " KiB of guest RAM\n",
                        tt->ck.n, tt->ck.taken, tt->ck.dropped, ck_memory_bytes(&tt->ck) >> 10,
                        tt->m->vm.mem_size >> 10);
     out(ctx, line, (size_t)len);
@@ -986,7 +993,8 @@ int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n)
 {
     /* "just before event N": at base N, the guest about to continue towards hypercall N */
     if (goto_pos(tt, (struct pos){event, 0, 0, 0}) < 0) {
-        snprintf(msg, n, "event %" PRIu64 " is past the end of the recording (now at event %" PRIu64 ")",
+        snprintf(msg, n,
+                 "event %" PRIu64 " is past the end of the recording (now at event %" PRIu64 ")",
                  event, cur_event(tt));
         tt->cur_valid = 0;
         TT_FAIL();

@@ -75,30 +75,34 @@ static void hook_after_hc(void *ctx)
 
 /* ---- watchpoints ---- */
 
-/* Make the pages of all write watchpoints read-only (or none when off). */
+/* Protect the pages of the watchpoints (or none when off): read-only for write
+ * watchpoints, holes (no memory slot: reads exit too) for read and access
+ * watchpoints. */
 void target_watch_protect(struct target *t, int on)
 {
-    uint64_t pages[TARGET_MAX_WATCH * 2];
+    struct vm_page pages[TARGET_MAX_WATCH * 2];
     unsigned n = 0;
     for (unsigned i = 0; on && i < t->nwp; i++) {
+        enum vm_page_prot prot = t->wp[i].type == GDB_WP_WRITE ? VM_PAGE_RO : VM_PAGE_HOLE;
         for (uint64_t p = t->wp[i].addr & ~4095ull; p < t->wp[i].addr + t->wp[i].len; p += 4096) {
             unsigned j = 0;
-            while (j < n && pages[j] != p)
+            while (j < n && pages[j].gpa != p)
                 j++;
             if (j == n)
-                pages[n++] = p;
+                pages[n++] = (struct vm_page){p, prot};
+            else if (prot == VM_PAGE_HOLE)
+                pages[j].prot = VM_PAGE_HOLE;
         }
     }
-    /* sort */
     for (unsigned i = 1; i < n; i++)
-        for (unsigned j = i; j > 0 && pages[j - 1] > pages[j]; j--) {
-            uint64_t x = pages[j];
+        for (unsigned j = i; j > 0 && pages[j - 1].gpa > pages[j].gpa; j--) {
+            struct vm_page x = pages[j];
             pages[j] = pages[j - 1];
             pages[j - 1] = x;
         }
     if (n == t->nprot && memcmp(pages, t->prot, n * sizeof pages[0]) == 0)
         return;
-    vm_set_readonly_pages(&t->m->vm, pages, n);
+    vm_protect_pages(&t->m->vm, pages, n);
     memcpy(t->prot, pages, n * sizeof pages[0]);
     t->nprot = n;
 }
@@ -110,11 +114,12 @@ void target_watch_snapshot(struct target *t)
         memcpy(t->wp[i].old, vm_gpa(&t->m->vm, t->wp[i].addr, t->wp[i].len), t->wp[i].len);
 }
 
-/* The first watchpoint whose bytes changed, or -1. */
+/* The first write or access watchpoint whose bytes changed, or -1. */
 int target_watch_changed(struct target *t)
 {
     for (unsigned i = 0; i < t->nwp; i++)
-        if (memcmp(t->wp[i].old, vm_gpa(&t->m->vm, t->wp[i].addr, t->wp[i].len), t->wp[i].len) != 0)
+        if (t->wp[i].type != GDB_WP_READ &&
+            memcmp(t->wp[i].old, vm_gpa(&t->m->vm, t->wp[i].addr, t->wp[i].len), t->wp[i].len) != 0)
             return (int)i;
     return -1;
 }
@@ -172,29 +177,46 @@ static void ended_stop(struct target *t, struct gdb_stop *stop)
     }
 }
 
-/* An MMIO exit: a guest write to a watched (read-only) page. Perform the write.
- * Returns 1 if it changed a watched byte, 0 if not, -1 if the access is a
- * guest error (outside RAM). */
-int target_mmio_write(struct target *t)
+static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+int target_mmio(struct target *t, enum gdb_stop_kind *kind)
 {
     struct kvm_run *run = t->m->vm.run;
     uint64_t a = run->mmio.phys_addr;
     uint32_t len = run->mmio.len;
-    if (!run->mmio.is_write || !vm_page_readonly(&t->m->vm, a) || len > 8) {
+    enum vm_page_prot prot = vm_page_protection(&t->m->vm, a);
+    uint8_t *mem = vm_gpa(&t->m->vm, a, len);
+    if (!mem || len > 8 || prot == VM_PAGE_RW || (prot == VM_PAGE_RO && !run->mmio.is_write)) {
         monitor_set_stop(t->m, MON_FAULT, PVRR_EXIT_PANIC,
                          "guest %s physical address 0x%" PRIx64 " (%u bytes) outside its RAM",
                          run->mmio.is_write ? "wrote" : "read", a, len);
+        return -2;
+    }
+    if (!run->mmio.is_write) {
+        memcpy(run->mmio.data, mem, len); /* KVM completes the read with these bytes */
+        for (unsigned i = 0; i < t->nwp; i++) {
+            if (t->wp[i].type != GDB_WP_WRITE && overlaps(a, len, t->wp[i].addr, t->wp[i].len)) {
+                *kind = t->wp[i].type == GDB_WP_READ ? GDB_STOP_RWATCH : GDB_STOP_AWATCH;
+                return (int)i;
+            }
+        }
         return -1;
     }
-    uint8_t *dst = vm_gpa(&t->m->vm, a, len);
-    if (!dst) {
-        monitor_set_stop(t->m, MON_FAULT, PVRR_EXIT_PANIC,
-                         "guest wrote 0x%" PRIx64 " (%u bytes) outside its RAM", a, len);
-        return -1;
-    }
-    memcpy(dst, run->mmio.data, len);
+    memcpy(mem, run->mmio.data, len);
     vm_dirty_mark(&t->m->vm, a, len);
-    return target_watch_changed(t) >= 0;
+    for (unsigned i = 0; i < t->nwp; i++) {
+        if (t->wp[i].type == GDB_WP_ACCESS && overlaps(a, len, t->wp[i].addr, t->wp[i].len)) {
+            *kind = GDB_STOP_AWATCH;
+            return (int)i;
+        }
+    }
+    int w = target_watch_changed(t);
+    if (w >= 0)
+        *kind = GDB_STOP_WATCH;
+    return w;
 }
 
 /* Finish the instruction in progress after an MMIO exit: KVM reports the
@@ -221,14 +243,21 @@ int target_step(struct target *t, struct gdb_stop *stop)
         case MON_EV_INTERRUPTED:
             continue;
         case MON_EV_MMIO: {
-            int w = target_mmio_write(t);
-            if (w < 0) {
+            enum gdb_stop_kind kind;
+            int w = target_mmio(t, &kind);
+            if (w == -2) {
                 ended_stop(t, stop);
                 return 0;
             }
             finish_insn(t); /* the step is this instruction */
+            stop->kind = GDB_STOP_STEP;
+            if (w >= 0) {
+                stop->kind = kind;
+                stop->addr = t->wp[w].addr;
+                target_watch_snapshot(t);
+            }
+            return 0;
         }
-        /* fall through */
         case MON_EV_DEBUG:
         case MON_EV_HYPERCALL:
             stop->kind = GDB_STOP_STEP;
@@ -354,19 +383,19 @@ int target_cont(struct target *t, struct gdb_stop *stop, uint64_t range_start, u
             continue;
         }
         if (ev == MON_EV_MMIO) {
-            int w = target_mmio_write(t);
-            if (w < 0) {
+            enum gdb_stop_kind kind;
+            int w = target_mmio(t, &kind);
+            if (w == -2) {
                 target_patches_remove(t);
                 ended_stop(t, stop);
                 break;
             }
-            if (w > 0) {
+            if (w >= 0) {
                 target_patches_remove(t);
                 t->running_patched = 0;
                 finish_insn(t);
-                int i = target_watch_changed(t);
-                stop->kind = GDB_STOP_WATCH;
-                stop->addr = t->wp[i < 0 ? 0 : i].addr;
+                stop->kind = kind;
+                stop->addr = t->wp[w].addr;
                 break;
             }
             continue;
@@ -527,9 +556,11 @@ static int op_set_bp(void *tp, int type, uint64_t addr, uint64_t len, int insert
         t->hw_on[free_slot] = 1;
         return 0;
     }
-    case GDB_WP_WRITE: {
+    case GDB_WP_WRITE:
+    case GDB_WP_READ:
+    case GDB_WP_ACCESS: {
         for (unsigned i = 0; i < t->nwp; i++) {
-            if (t->wp[i].addr == addr && t->wp[i].len == len) {
+            if (t->wp[i].addr == addr && t->wp[i].len == len && t->wp[i].type == type) {
                 if (!insert)
                     t->wp[i] = t->wp[--t->nwp];
                 return 0;
@@ -542,6 +573,7 @@ static int op_set_bp(void *tp, int type, uint64_t addr, uint64_t len, int insert
             return -1;
         t->wp[t->nwp].addr = addr;
         t->wp[t->nwp].len = len;
+        t->wp[t->nwp].type = type;
         memcpy(t->wp[t->nwp].old, vm_gpa(&t->m->vm, addr, len), len);
         t->nwp++;
         return 0;
@@ -743,8 +775,7 @@ void target_fini(struct target *t)
     t->sw = NULL;
 }
 
-int target_serve(struct target *t, const char *addr, int nonlocal, const char *elf_path,
-                 int replay)
+int target_serve(struct target *t, const char *addr, int nonlocal, const char *elf_path, int replay)
 {
     char err[256], where[300];
     int lfd;
@@ -765,9 +796,10 @@ int target_serve(struct target *t, const char *addr, int nonlocal, const char *e
         return PVRR_EXIT_ERROR;
     }
     if (nonlocal && !is_unix)
-        fprintf(stderr, "pvrr: WARNING: the debugger port %s is reachable from other machines; "
-                        "the GDB protocol has no authentication: anyone who connects controls "
-                        "the guest\n",
+        fprintf(stderr,
+                "pvrr: WARNING: the debugger port %s is reachable from other machines; "
+                "the GDB protocol has no authentication: anyone who connects controls "
+                "the guest\n",
                 where);
     fprintf(stderr,
             "pvrr: guest stopped at its entry point 0x%" PRIx64 "%s; waiting for gdb on %s\n"

@@ -12,6 +12,8 @@
  *   - write watchpoints (Z2): the watched pages are made read-only memory slots,
  *     each guest write exits as KVM_EXIT_MMIO, the debugger performs it and
  *     stops if a watched byte changed; writes by hypercalls are compared too;
+ *   - read and access watchpoints (Z3, Z4): the watched pages are taken out of
+ *     guest memory, so reads exit as well and the debugger supplies the bytes;
  *   - single-step: KVM_GUESTDBG_SINGLESTEP; a hypercall's out instruction
  *     completes as one step.
  */
@@ -45,13 +47,14 @@ struct target {
     uint8_t hw_on[4];
     struct target_watch {
         uint64_t addr, len;
+        int type; /* GDB_WP_WRITE, GDB_WP_READ or GDB_WP_ACCESS */
         uint8_t old[TARGET_WATCH_MAX_LEN];
     } wp[TARGET_MAX_WATCH];
     unsigned nwp;
-    uint64_t prot[TARGET_MAX_WATCH * 2]; /* pages made read-only for the watchpoints */
+    struct vm_page prot[TARGET_MAX_WATCH * 2]; /* pages protected for the watchpoints */
     unsigned nprot;
     int running_patched; /* the hlt patches are in (a continue is running) */
-    int ended; /* the guest has stopped for good (exit, panic, fault, divergence) */
+    int ended;           /* the guest has stopped for good (exit, panic, fault, divergence) */
     int killed;
     struct gdbstub *stub; /* during a resume, for interrupts */
 };
@@ -70,9 +73,12 @@ void target_patches_insert(struct target *t);
 int target_watch_changed(struct target *t);
 void target_watch_protect(struct target *t, int on);
 void target_watch_snapshot(struct target *t);
-/* After KVM_EXIT_MMIO: perform the guest's write to a watched page; 1 if a
- * watched byte changed, 0 if not, -1 if the access was a guest error. */
-int target_mmio_write(struct target *t);
+/* After KVM_EXIT_MMIO on a protected page: perform the guest's write, or supply
+ * the bytes of its read. Returns the index of the watchpoint it triggers (a
+ * write watchpoint whose bytes changed, a read watchpoint read, an access
+ * watchpoint touched), with the stop kind in *kind; -1 if none; -2 if the
+ * access was a guest error (outside RAM), the monitor then stopped. */
+int target_mmio(struct target *t, enum gdb_stop_kind *kind);
 void target_set_debug(struct target *t, int step, int hw);
 void target_set_rip(struct target *t, uint64_t rip);
 uint64_t target_rip(struct target *t);

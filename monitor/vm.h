@@ -33,14 +33,28 @@ struct vm {
     uint64_t *dirty; /* accumulated dirty-page bitmap, one bit per 4 KiB page */
 };
 
-/* Make exactly the 4 KiB pages listed in (pages) (page-aligned guest-physical
- * addresses, sorted, distinct, at most 20) read-only for the guest: its writes
- * to them exit as KVM_EXIT_MMIO and are not performed. n = 0 makes all RAM
- * writable again. Dirty bits gathered so far are kept. Returns -1 if too many. */
-int vm_set_readonly_pages(struct vm *vm, const uint64_t *pages, unsigned n);
+/* How a guest page is protected (for watchpoints). */
+enum vm_page_prot {
+    VM_PAGE_RW = 0,   /* ordinary RAM */
+    VM_PAGE_RO = 1,   /* guest writes exit as KVM_EXIT_MMIO and are not performed */
+    VM_PAGE_HOLE = 2, /* no memory slot: every guest read and write exits as KVM_EXIT_MMIO
+                         (reads are completed with data the monitor supplies); code cannot
+                         be fetched from such a page */
+};
 
-/* 1 if (gpa) lies in a read-only page. */
-int vm_page_readonly(const struct vm *vm, uint64_t gpa);
+struct vm_page {
+    uint64_t gpa; /* page aligned */
+    enum vm_page_prot prot;
+};
+
+/* Protect exactly the 4 KiB pages listed in (pages) (sorted by address,
+ * distinct, at most 20); every other page becomes ordinary RAM again. The
+ * host's view of guest memory does not change. Dirty bits gathered so far are
+ * kept. Returns -1 if there are too many pages. */
+int vm_protect_pages(struct vm *vm, const struct vm_page *pages, unsigned n);
+
+/* The protection of the page holding (gpa). */
+enum vm_page_prot vm_page_protection(const struct vm *vm, uint64_t gpa);
 
 /* Gather KVM's dirty-page logs into vm->dirty (one bit per page written by
  * the guest since the last vm_dirty_clear). Host writes are not logged:

@@ -87,21 +87,22 @@ void vm_dirty_clear(struct vm *vm)
     memset(vm->dirty, 0, (vm->mem_size / 4096 + 63) / 64 * sizeof(uint64_t));
 }
 
-int vm_page_readonly(const struct vm *vm, uint64_t gpa)
+enum vm_page_prot vm_page_protection(const struct vm *vm, uint64_t gpa)
 {
+    if (gpa >= vm->mem_size)
+        return VM_PAGE_RW;
     for (unsigned i = 0; i < vm->nslots; i++)
-        if ((vm->slots[i].flags & KVM_MEM_READONLY) && gpa >= vm->slots[i].gpa &&
-            gpa - vm->slots[i].gpa < vm->slots[i].size)
-            return 1;
-    return 0;
+        if (gpa >= vm->slots[i].gpa && gpa - vm->slots[i].gpa < vm->slots[i].size)
+            return (vm->slots[i].flags & KVM_MEM_READONLY) ? VM_PAGE_RO : VM_PAGE_RW;
+    return VM_PAGE_HOLE; /* inside RAM but in no slot */
 }
 
-int vm_set_readonly_pages(struct vm *vm, const uint64_t *pages, unsigned n)
+int vm_protect_pages(struct vm *vm, const struct vm_page *pages, unsigned n)
 {
     if (n > 20)
         return -1;
     vm_dirty_collect(vm);
-    /* Delete the old slots, then lay RAM out again around the read-only pages. */
+    /* Delete the old slots, then lay RAM out again around the protected pages. */
     for (unsigned i = 0; i < vm->nslots; i++) {
         vm->slots[i].size = 0;
         vm->slots[i].flags = 0;
@@ -111,12 +112,13 @@ int vm_set_readonly_pages(struct vm *vm, const uint64_t *pages, unsigned n)
     unsigned ns = 0;
     uint64_t at = 0;
     for (unsigned i = 0; i <= n; i++) {
-        uint64_t ro = i < n ? pages[i] : vm->mem_size;
-        if (ro > at)
-            vm->slots[ns++] = (struct vm_slot){at, ro - at, vm->slot_flags};
+        uint64_t p = i < n ? pages[i].gpa : vm->mem_size;
+        if (p > at)
+            vm->slots[ns++] = (struct vm_slot){at, p - at, vm->slot_flags};
         if (i < n) {
-            vm->slots[ns++] = (struct vm_slot){ro, 4096, KVM_MEM_READONLY};
-            at = ro + 4096;
+            if (pages[i].prot == VM_PAGE_RO)
+                vm->slots[ns++] = (struct vm_slot){p, 4096, KVM_MEM_READONLY};
+            at = p + 4096;
         }
     }
     vm->nslots = ns;

@@ -59,6 +59,17 @@ class LiveGdb(PvrrTestCase):
         # stopped right after the writing instruction, in store_put
         self.assertRegex(out, r"in store_put \(")
 
+    def test_read_and_access_watchpoints(self):
+        s = self.serve("kvstore", "ops=600")
+        out = gdb_batch(guest("kvstore"), s.port, [
+            "break verify", "continue", "delete", "rwatch store.nbuckets", "continue",
+            "print $pc", "delete", "awatch store.live", "continue", "continue", "kill"])
+        self.assertIn("Hardware read watchpoint 2: store.nbuckets", out)
+        self.assertRegex(out, r"Value = \d+\s+\S+ in store_find \(")
+        self.assertIn("Hardware access (read/write) watchpoint 3: store.live", out)
+        self.assertGreaterEqual(len(re.findall(r"Hardware access \(read/write\) watchpoint 3: "
+                                               r"store.live\s+Value = \d+", out)), 2, out[-2000:])
+
     def test_hardware_breakpoint(self):
         s = self.serve("kvstore", "ops=600")
         out = gdb_batch(guest("kvstore"), s.port, ["hbreak verify", "continue", "print done",

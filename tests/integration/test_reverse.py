@@ -103,6 +103,19 @@ class ReverseCommands(ReverseCase):
         self.assertEqual(nentries2, nentries)
         self.assertEqual(pos_prev, nentries - 2, out)
 
+    def test_read_watchpoint_in_reverse(self):
+        log, _ = self.kvstore_log("800")
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "break verify", "continue", "delete", "rwatch store.nbuckets", "reverse-continue",
+            "bt 1", "continue", "bt 1", "kill"])
+        frames = re.findall(r"#0\s+(?:0x[0-9a-f]+ in )?(\w+) \(", out)
+        # going back from verify() finds the last read of nbuckets before it; going
+        # forward again reads it at the same place
+        self.assertEqual(len(frames), 2, out[-2000:])
+        self.assertEqual(frames[0], frames[1], out[-2000:])
+        self.assertIn("Hardware read watchpoint 2: store.nbuckets", out)
+
     def test_history_edges(self):
         log, _ = self.kvstore_log("300")
         s = self.replay_server(log)
