@@ -33,9 +33,11 @@ static volatile uint64_t stop_depth = UINT64_MAX;
 
 static uint64_t recurse(uint64_t depth)
 {
-    volatile uint8_t frame[512];
+    uint8_t frame[512];
     frame[0] = (uint8_t)depth;
     frame[sizeof frame - 1] = (uint8_t)(depth >> 8);
+    /* The whole array must exist on the stack (clang would shrink it). */
+    __asm__ volatile("" : : "r"(frame) : "memory");
     if (depth == stop_depth)
         return 0;
     return recurse(depth + 1) + frame[0] + frame[sizeof frame - 1];

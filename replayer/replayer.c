@@ -63,6 +63,13 @@ static int peek_event(struct replayer *r)
 static void where(struct replayer *r, uint64_t rip, char *buf, size_t n)
 {
     char loc[512];
+    if (!r->sym && !r->sym_tried) {
+        /* opened only for a report: DWARF parsing costs a fork and tens of ms */
+        char serr[256];
+        r->sym_tried = 1;
+        if (pvrr_sym_open(&r->sym, r->meta->elf, r->meta->elf_len, serr, sizeof serr) < 0)
+            r->sym = NULL;
+    }
     if (r->sym)
         pvrr_sym_format(r->sym, rip, loc, sizeof loc);
     else
@@ -94,8 +101,7 @@ diverge(struct replayer *r, const struct hc_call *c, const char *fmt, ...)
 /* The log ended before the guest did. */
 static void log_ended(struct replayer *r)
 {
-    monitor_set_stop(&r->m, MON_LOG_END, status_of_log_error(r->log_status), "%s",
-                     r->log_err.msg);
+    monitor_set_stop(&r->m, MON_LOG_END, status_of_log_error(r->log_status), "%s", r->log_err.msg);
 }
 
 /* Stop at once if the recording ended here by timeout or interrupt. */
@@ -133,14 +139,13 @@ static enum hc_status rep_handler(struct monitor *m, struct hc_call *c)
         return HC_STOP;
     }
     if (ev->arg_gpa != c->gpa) {
-        diverge(r, c, "hypercall %s: expected arguments at 0x%" PRIx64 ", got 0x%" PRIx64,
-                d->name, ev->arg_gpa, c->gpa);
+        diverge(r, c, "hypercall %s: expected arguments at 0x%" PRIx64 ", got 0x%" PRIx64, d->name,
+                ev->arg_gpa, c->gpa);
         return HC_STOP;
     }
     if (ev->in_digest != in) {
         diverge(r, c,
-                "hypercall %s: inputs differ (digest expected %016" PRIx64 ", got %016" PRIx64
-                ")",
+                "hypercall %s: inputs differ (digest expected %016" PRIx64 ", got %016" PRIx64 ")",
                 d->name, ev->in_digest, in);
         return HC_STOP;
     }
@@ -223,9 +228,6 @@ int replayer_open(struct replayer *r, const char *path, int out_fd, char *err, s
     r->m.user = r;
     for (int i = 0; i < PVRR_HC_MAX; i++)
         r->m.handlers[i] = rep_handler;
-    char serr[256];
-    if (pvrr_sym_open(&r->sym, r->meta->elf, r->meta->elf_len, serr, sizeof serr) < 0)
-        r->sym = NULL;
     return 0;
 }
 

@@ -30,11 +30,12 @@ struct replayer {
     struct pvlog_reader *rd;
     const struct pvlog_meta *meta;
     struct monitor m;
-    struct pvrr_sym *sym; /* symbolizer over the embedded ELF, may be NULL */
-    uint64_t chain;       /* chained register digest */
-    uint64_t next_event;  /* index of the next event to consume */
-    struct pvlog_event ev; /* last event read */
-    int have_ev;           /* ev holds an event not yet consumed */
+    struct pvrr_sym *sym; /* symbolizer over the embedded ELF, opened for the first report */
+    int sym_tried;
+    uint64_t chain;               /* chained register digest */
+    uint64_t next_event;          /* index of the next event to consume */
+    struct pvlog_event ev;        /* last event read */
+    int have_ev;                  /* ev holds an event not yet consumed */
     enum pvlog_status log_status; /* PVLOG_OK, or the error that ended the log */
     struct pvlog_error log_err;
     int result;           /* pvrr exit status once finished */
