@@ -131,33 +131,57 @@ void ck_fini(struct ck_store *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Keep checkpoint 0, the newest, and at most two per band [2^k, 2^(k+1)) of
- * event distance from the newest. */
-static void thin(struct ck_store *s)
+/* Keep checkpoint 0, the one at (center) (the newest taken: where the user is
+ * working) and, on each side of it, at most two per band [2^j, 2^(j+1)) of event
+ * distance from it, preferring the nearer ones. */
+static void thin(struct ck_store *s, uint64_t center)
 {
     if (s->n < 4)
         return;
-    uint64_t newest = s->ck[s->n - 1]->event;
-    int count[65] = {0};
-    size_t out = 1;
-    /* walk from newest to oldest so the newer checkpoints of a band survive */
-    struct checkpoint **keep = calloc(s->n, sizeof *keep);
-    size_t nk = 0;
-    for (size_t i = s->n - 1; i >= 1; i--) {
-        uint64_t d = newest - s->ck[i]->event;
+    int count[2][65] = {{0}};
+    char *keep = calloc(s->n, 1);
+    size_t *order = calloc(s->n, sizeof *order);
+    if (!keep || !order)
+        vm_die("out of memory");
+    for (size_t i = 0; i < s->n; i++)
+        order[i] = i;
+    /* insertion sort by distance from the center (n is small) */
+    for (size_t i = 1; i < s->n; i++) {
+        for (size_t j = i; j > 0; j--) {
+            uint64_t ea = s->ck[order[j - 1]]->event, eb = s->ck[order[j]]->event;
+            uint64_t da = ea > center ? ea - center : center - ea;
+            uint64_t db = eb > center ? eb - center : center - eb;
+            if (da <= db)
+                break;
+            size_t x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    }
+    for (size_t o = 0; o < s->n; o++) {
+        size_t i = order[o];
+        uint64_t e = s->ck[i]->event;
+        uint64_t d = e > center ? e - center : center - e;
+        int side = e > center;
         int band = d == 0 ? 0 : 64 - __builtin_clzll(d);
-        if (count[band] < 2) {
-            count[band]++;
-            keep[nk++] = s->ck[i];
+        if (i == 0 || d == 0 || count[side][band] < 2) {
+            keep[i] = 1;
+            if (d != 0)
+                count[side][band]++;
+        }
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (keep[i]) {
+            s->ck[out++] = s->ck[i];
         } else {
             ck_free(s, s->ck[i]);
             s->dropped++;
         }
     }
-    for (size_t i = nk; i-- > 0;)
-        s->ck[out++] = keep[i];
     s->n = out;
     free(keep);
+    free(order);
 }
 
 void ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
@@ -178,8 +202,7 @@ void ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
     memmove(&s->ck[i + 1], &s->ck[i], (s->n - i) * sizeof *s->ck);
     s->ck[i] = c;
     s->n++;
-    if (i == s->n - 1)
-        thin(s);
+    thin(s, event);
 }
 
 const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event)

@@ -9,8 +9,9 @@
  * checkpoint are copied, found through KVM's dirty-page log (host writes are
  * marked by the monitor and the replayer). All-zero pages cost nothing.
  * Checkpoints are thinned so that their number grows with the logarithm of
- * the distance covered: at most two per power-of-two band of event distance
- * from the newest.
+ * the recording's length: at most two per power-of-two band of event distance
+ * on each side of the newest one taken (where the user is working), plus the
+ * one at boot.
  */
 #ifndef PVRR_CHECKPOINT_H
 #define PVRR_CHECKPOINT_H
