@@ -2,11 +2,19 @@
  * raw_exit.c - the physical limits pvrr is compared against: a minimal KVM
  * program with no monitor, no hypercall decoding and no logging.
  *
- * Usage: pvrr_bench_raw_exit io N      a guest loop of N `out %eax,%dx`; the
+ * Usage: pvrr_bench_raw_exit io N [OPTION...]
+ *                                      a guest loop of N `out %eax,%dx`; the
  *                                      KVM_RUN loop does nothing but count
  *                                      KVM_EXIT_IO until the guest's `hlt`
  *        pvrr_bench_raw_exit step N    N KVM_RUNs with KVM_GUESTDBG_SINGLESTEP
  *                                      over a guest loop, counting KVM_EXIT_DEBUG
+ * Options, to attribute a difference with pvrr (bench/README.md):
+ *   hcloop  the guest loop is hcbench's, instruction for instruction (store the
+ *           argument struct, lea, mov port, out, add, cmp, jb: 7 instructions per
+ *           exit instead of 3)
+ *   sync    kvm_run sync regs on (KVM_SYNC_X86_REGS), as pvrr's monitor does
+ *   dirty   dirty-page logging on the memory slot, as pvrr's monitor does
+ *   mem64   64 MiB of guest RAM (pvrr's default) instead of 4 MiB
  *
  * Prints one line: "raw_exit: mode=io n=N exits=E seconds=S ns_per_exit=T
  * per_second=R", where S covers the KVM_RUN loop only (VM setup excluded).

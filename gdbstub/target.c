@@ -715,36 +715,22 @@ static const struct gdb_monitor_cmd replay_cmds[] = {
     {NULL, NULL},
 };
 
+/* The operations shared by a live run and a replay. */
+#define TARGET_OPS_COMMON                                                                          \
+    .read_regs = op_read_regs, .write_regs = op_write_regs, .read_mem = op_read_mem,               \
+    .write_mem = op_write_mem, .set_bp = op_set_bp, .resume = op_resume, .monitor = op_monitor,    \
+    .kill = op_kill, .detach = op_detach, .log = op_log, .range_step = 1
+
 const struct gdb_target_ops target_live_ops = {
-    .read_regs = op_read_regs,
-    .write_regs = op_write_regs,
-    .read_mem = op_read_mem,
-    .write_mem = op_write_mem,
-    .set_bp = op_set_bp,
-    .resume = op_resume,
-    .monitor = op_monitor,
+    TARGET_OPS_COMMON,
     .monitor_cmds = live_cmds,
-    .kill = op_kill,
-    .detach = op_detach,
-    .log = op_log,
     .reverse_supported = 0,
-    .range_step = 1,
 };
 
 const struct gdb_target_ops target_replay_ops = {
-    .read_regs = op_read_regs,
-    .write_regs = op_write_regs,
-    .read_mem = op_read_mem,
-    .write_mem = op_write_mem,
-    .set_bp = op_set_bp,
-    .resume = op_resume,
-    .monitor = op_monitor,
+    TARGET_OPS_COMMON,
     .monitor_cmds = replay_cmds,
-    .kill = op_kill,
-    .detach = op_detach,
-    .log = op_log,
     .reverse_supported = 1,
-    .range_step = 1,
 };
 
 void target_init(struct target *t, struct monitor *m, struct replayer *r)

@@ -184,21 +184,8 @@ static enum hc_status hc_poll(struct monitor *m, struct hc_call *c)
         } else {
             nanosleep(&ts, NULL);
         }
-        if (m->interrupt && *m->interrupt) {
-            monitor_set_stop(m, MON_ABORT, 130, "interrupted");
+        if (monitor_check_deadlines(m))
             return HC_STOP;
-        }
-        if (m->cfg.timeout_s > 0) {
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if (t.tv_sec > m->deadline.tv_sec ||
-                (t.tv_sec == m->deadline.tv_sec && t.tv_nsec >= m->deadline.tv_nsec)) {
-                monitor_set_stop(m, MON_TIMEOUT, PVRR_EXIT_TIMEOUT,
-                                 "guest still running after --timeout %g s (blocked in poll)",
-                                 m->cfg.timeout_s);
-                return HC_STOP;
-            }
-        }
     }
 }
 

@@ -108,13 +108,13 @@ static int panic_ranges(const void *args, struct hc_range *r, const char **why)
     return 1;
 }
 
-#define HC(num, nm, type, out, effect, input, rg, wr)                                          \
-    [num] = {.name = nm,                                                                       \
-             .size = sizeof(type),                                                             \
-             .has_out = out,                                                                   \
-             .replays_effect = effect,                                                         \
-             .gets_input = input,                                                              \
-             .ranges = rg,                                                                     \
+#define HC(num, nm, type, out, effect, input, rg, wr)                                              \
+    [num] = {.name = nm,                                                                           \
+             .size = sizeof(type),                                                                 \
+             .has_out = out,                                                                       \
+             .replays_effect = effect,                                                             \
+             .gets_input = input,                                                                  \
+             .ranges = rg,                                                                         \
              .written = wr}
 
 const struct hc_desc hc_table[PVRR_HC_MAX] = {

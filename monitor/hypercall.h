@@ -58,11 +58,11 @@ typedef enum hc_status (*hc_handler)(struct monitor *m, struct hc_call *c);
 
 /* Static facts about one hypercall number. */
 struct hc_desc {
-    const char *name;   /* e.g. "console_write" */
-    uint32_t size;      /* sizeof the argument struct */
-    uint8_t has_out;    /* the struct has OUT fields: written back after the handler */
+    const char *name;       /* e.g. "console_write" */
+    uint32_t size;          /* sizeof the argument struct */
+    uint8_t has_out;        /* the struct has OUT fields: written back after the handler */
     uint8_t replays_effect; /* replay repeats this call's outside effect (console output, exit) */
-    uint8_t gets_input; /* results are nondeterministic input from the outside world */
+    uint8_t gets_input;     /* results are nondeterministic input from the outside world */
     /* Fill (r) with the buffers the struct (args) names, before the call; returns
      * how many, or -1 with (why) when a length is invalid before any range check. */
     int (*ranges)(const void *args, struct hc_range *r, const char **why);

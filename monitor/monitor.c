@@ -37,8 +37,8 @@ uint64_t monitor_now_ns(const struct monitor *m)
            (uint64_t)m->t0.tv_nsec;
 }
 
-int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf,
-                 size_t len, char *err, size_t errlen)
+int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf, size_t len,
+                 char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
@@ -50,8 +50,9 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         m->cfg.mem_size = MONITOR_DEFAULT_MEM;
     if (m->cfg.mem_size % 4096 != 0 || m->cfg.mem_size < (2u << 20) ||
         m->cfg.mem_size > PVRR_MEM_MAX) {
-        snprintf(err, errlen, "guest memory size %llu is invalid: need a multiple of 4 KiB "
-                              "between 2 MiB and 4 GiB",
+        snprintf(err, errlen,
+                 "guest memory size %llu is invalid: need a multiple of 4 KiB "
+                 "between 2 MiB and 4 GiB",
                  (unsigned long long)m->cfg.mem_size);
         return -1;
     }
@@ -225,8 +226,7 @@ static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, u
     return st == HC_STOP ? MON_EV_STOPPED : MON_EV_HYPERCALL;
 }
 
-/* Check the timeout and the interrupt flag; 1 if the guest must stop. */
-static int check_deadlines(struct monitor *m)
+int monitor_check_deadlines(struct monitor *m)
 {
     if (m->interrupt && *m->interrupt) {
         monitor_set_stop(m, MON_ABORT, 130, "interrupted");
@@ -258,7 +258,7 @@ enum monitor_event monitor_step(struct monitor *m)
     if (vm_run(&m->vm) < 0) {
         if (errno == EINTR || errno == EAGAIN) {
             m->vm.run->immediate_exit = 0;
-            return check_deadlines(m) ? MON_EV_STOPPED : MON_EV_INTERRUPTED;
+            return monitor_check_deadlines(m) ? MON_EV_STOPPED : MON_EV_INTERRUPTED;
         }
         monitor_set_stop(m, MON_FAULT, PVRR_EXIT_ERROR, "KVM_RUN failed: %s", strerror(errno));
         return MON_EV_STOPPED;
@@ -288,7 +288,7 @@ enum monitor_event monitor_step(struct monitor *m)
               (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
         return MON_EV_STOPPED;
     case KVM_EXIT_INTR:
-        return check_deadlines(m) ? MON_EV_STOPPED : MON_EV_INTERRUPTED;
+        return monitor_check_deadlines(m) ? MON_EV_STOPPED : MON_EV_INTERRUPTED;
     default:
         fault(m, "unexpected KVM exit reason %u; registers:", run->exit_reason);
         return MON_EV_STOPPED;
@@ -306,8 +306,9 @@ int monitor_run(struct monitor *m)
         case MON_EV_STOPPED:
             return m->stop.status;
         case MON_EV_HLT:
-            fault(m, "guest executed hlt at rip 0x%llx: with no interrupts a halted guest "
-                     "never wakes (use the poll hypercall to wait)",
+            fault(m,
+                  "guest executed hlt at rip 0x%llx: with no interrupts a halted guest "
+                  "never wakes (use the poll hypercall to wait)",
                   (unsigned long long)vm_regs(&m->vm)->rip);
             return m->stop.status;
         case MON_EV_MMIO:

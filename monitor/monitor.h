@@ -13,10 +13,10 @@
 #include <time.h>
 
 /* Exit statuses of pvrr itself (the guest's own status is 0..255). */
-#define PVRR_EXIT_USAGE 2       /* bad command line */
-#define PVRR_EXIT_TIMEOUT 124   /* --timeout expired (as timeout(1)) */
-#define PVRR_EXIT_ERROR 125     /* pvrr could not start or serve the guest */
-#define PVRR_EXIT_PANIC 255     /* the guest panicked or faulted */
+#define PVRR_EXIT_USAGE 2     /* bad command line */
+#define PVRR_EXIT_TIMEOUT 124 /* --timeout expired (as timeout(1)) */
+#define PVRR_EXIT_ERROR 125   /* pvrr could not start or serve the guest */
+#define PVRR_EXIT_PANIC 255   /* the guest panicked or faulted */
 
 /* How a run of the guest ended. */
 enum monitor_stop_reason {
@@ -32,7 +32,7 @@ enum monitor_stop_reason {
 
 struct monitor_stop {
     enum monitor_stop_reason reason;
-    int status;    /* pvrr's exit status */
+    int status; /* pvrr's exit status */
     char msg[1024];
 };
 
@@ -67,9 +67,9 @@ struct monitor {
 
     uint64_t entry;
     uint64_t image_end;
-    uint64_t hc_count;   /* hypercalls served */
+    uint64_t hc_count;        /* hypercalls served */
     struct timespec deadline; /* --timeout, monotonic */
-    volatile int *interrupt; /* set by a signal handler: stop at the next exit */
+    volatile int *interrupt;  /* set by a signal handler: stop at the next exit */
     struct monitor_stop stop;
 };
 
@@ -80,19 +80,19 @@ struct monitor {
  * at its entry point. (cfg) strings must outlive the monitor. Live handlers are
  * installed; callers may replace any of m->handlers afterwards. Returns -1
  * with (err) on bad ELF, missing KVM, unopenable disk or stdin. */
-int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf,
-                 size_t len, char *err, size_t errlen);
+int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf, size_t len,
+                 char *err, size_t errlen);
 
 /* Release the VM and open files. */
 void monitor_fini(struct monitor *m);
 
 /* What one step of the exit loop saw. */
 enum monitor_event {
-    MON_EV_HYPERCALL, /* a hypercall was served; the guest can go on */
-    MON_EV_STOPPED,   /* the guest ended: m->stop */
-    MON_EV_DEBUG,     /* KVM_EXIT_DEBUG (single-step or hardware breakpoint) */
-    MON_EV_HLT,       /* KVM_EXIT_HLT (a patched software breakpoint) */
-    MON_EV_MMIO,      /* KVM_EXIT_MMIO (a write to a read-only watched page) */
+    MON_EV_HYPERCALL,   /* a hypercall was served; the guest can go on */
+    MON_EV_STOPPED,     /* the guest ended: m->stop */
+    MON_EV_DEBUG,       /* KVM_EXIT_DEBUG (single-step or hardware breakpoint) */
+    MON_EV_HLT,         /* KVM_EXIT_HLT (a patched software breakpoint) */
+    MON_EV_MMIO,        /* KVM_EXIT_MMIO (a write to a read-only watched page) */
     MON_EV_INTERRUPTED, /* a signal interrupted KVM_RUN and nothing else happened */
 };
 
@@ -108,6 +108,10 @@ int monitor_run(struct monitor *m);
 /* Stop the guest with (reason, status) and a printf-style message. */
 void monitor_set_stop(struct monitor *m, enum monitor_stop_reason reason, int status,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Check --timeout and the interrupt flag: if the guest must stop, set m->stop
+ * (MON_TIMEOUT or MON_ABORT) and return 1; else 0. */
+int monitor_check_deadlines(struct monitor *m);
 
 /* Arrange for SIGALRM-driven kicks of KVM_RUN every (ms) milliseconds on the
  * calling (vCPU) thread, so timeouts and interrupts are noticed even when the

@@ -137,8 +137,8 @@ static const char *const exception_names[32] = {
 };
 /* clang-format on */
 
-/* Append the hex digits of (v) to (p); returns the new end. For the
- * re-entrant report, which must not depend on printf. */
+/* Append the hex digits of (v) to (p); returns the new end. (Exception
+ * reports cannot rely on printf.) */
 static char *put_hex(char *p, uint64_t v)
 {
     char tmp[16];
@@ -152,18 +152,13 @@ static char *put_hex(char *p, uint64_t v)
     return p;
 }
 
-static char *put_str(char *p, const char *s)
+/* Append at most (max) bytes of (s): the strings may have been trampled too. */
+static char *put_str(char *p, const char *s, int max)
 {
-    while (*s)
+    while (max-- > 0 && *s)
         *p++ = *s++;
     return p;
 }
-
-/* Set while an exception is being reported. A magic value rather than a
- * flag: a runaway stack that overwrote .bss should not look like a nested
- * exception. */
-#define IN_EXCEPTION 0x6e6f697470656378ull /* "xception" */
-static volatile uint64_t in_exception;
 
 static char *put_dec(char *p, uint64_t v)
 {
@@ -179,30 +174,32 @@ static char *put_dec(char *p, uint64_t v)
 }
 
 /*
- * Report the exception in (f) with the panic hypercall. The message is built
- * without stdio, so that a fault caused by a runaway stack or a corrupted heap
- * (which may have trampled stdio's state) is still reported:
+ * Report the exception in (f) with the panic hypercall:
  *   "exception #PF (14) at rip 0x... cr2 0x... error 0x..."
- * A second exception while reporting is reported as such, without flushing
- * stdout.
+ * Written for a guest that may have trampled its own memory (a runaway stack
+ * overwrites the heap, the image and, below 1 MiB, the page tables): no stdio,
+ * no writes to .data or .bss, message and hypercall struct on the exception
+ * stack (where the CPU just pushed the frame, so it is mapped). An exception
+ * taken while reporting one (the interrupted rsp is on the exception stack)
+ * is reported as such, without touching stdout.
  */
 _Noreturn void pvrr__exception(struct pvrr_trap_frame *f)
 {
-    static char msg[192];
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-    int nested = in_exception == IN_EXCEPTION;
-    in_exception = IN_EXCEPTION;
+    uintptr_t lo = (uintptr_t)exception_stack, hi = lo + sizeof exception_stack;
+    int nested = f->rsp > lo && f->rsp <= hi;
 
-    char *p = put_str(msg, "exception #");
-    p = put_str(p, f->vector < 32 ? exception_names[f->vector] : "??");
-    p = put_str(p, " (");
+    char msg[320]; /* 5 strings of <= 40, 3 hex and 1 decimal numbers */
+    char *p = put_str(msg, "exception #", 40);
+    p = put_str(p, f->vector < 32 ? exception_names[f->vector] : "??", 40);
+    p = put_str(p, " (", 40);
     p = put_dec(p, f->vector);
-    p = put_str(p, nested ? ") during exception report at rip 0x" : ") at rip 0x");
+    p = put_str(p, nested ? ") during exception report at rip 0x" : ") at rip 0x", 40);
     p = put_hex(p, f->rip);
-    p = put_str(p, " cr2 0x");
+    p = put_str(p, " cr2 0x", 40);
     p = put_hex(p, cr2);
-    p = put_str(p, " error 0x");
+    p = put_str(p, " error 0x", 40);
     p = put_hex(p, f->error);
     *p = '\0';
 

@@ -1,0 +1,253 @@
+"""gdb-side half of pvrr's debugger benchmarks: runs inside gdb 13
+(`gdb -batch ... -x bench/gdb_bench.py`), already connected to a pvrr stub.
+
+The scenario and its parameters come as JSON in the environment variable
+PVRR_BENCH_CFG; the result is printed as one line
+    PVRR_BENCH_RESULT {json}
+which bench/run parses. Every timing is time.perf_counter() around one
+gdb.execute(...), so it covers gdb's packets and the stub's work, not gdb's
+start-up or connection. Errors are caught and reported in the result
+("errors": [...]) so that bench/run can tell a broken session from a slow one.
+
+Scenarios:
+  stepi     {"n": N}: N `stepi` from where the stub stopped; rate per second.
+  continue  {"breakpoint": FUNC or null}: `continue` until the inferior exits;
+            seconds from the first continue to the exit, and the stop count.
+  reverse   {"events": H, "positions": P, "steps": 20, "rsteps": 10,
+             "rc_positions": [...], "rc_delta": D, "rn_func": "store_put",
+             "rc_func": "hash_key", "rc_far_func": "verify"}:
+            reverse-stepi / reverse-next / reverse-continue latencies at P
+            positions spread over the recording, then `monitor checkpoints`.
+"""
+import json
+import math
+import os
+import re
+import time
+import traceback
+
+import gdb
+
+CFG = json.loads(os.environ.get("PVRR_BENCH_CFG", "{}"))
+RESULT = {"errors": []}
+EXITED = {"code": None}
+
+
+def on_exit(event):
+    EXITED["code"] = getattr(event, "exit_code", -1)
+
+
+gdb.events.exited.connect(on_exit)
+
+
+def timed(cmd):
+    """Run one gdb command; returns (seconds, output text)."""
+    t0 = time.perf_counter()
+    out = gdb.execute(cmd, to_string=True)
+    return time.perf_counter() - t0, out
+
+
+def monitor(cmd):
+    return gdb.execute("monitor " + cmd, to_string=True)
+
+
+def when():
+    """The stub's position as text ("event 12 + 3 steps", ...), or ''."""
+    try:
+        return monitor("when").strip()
+    except gdb.error as e:
+        return "error: %s" % e
+
+
+def event_of(text):
+    m = re.search(r"event (\d+)", text)
+    return int(m.group(1)) if m else None
+
+
+def ended():
+    return EXITED["code"] is not None or "end of the recording" in when()
+
+
+def scenario_stepi():
+    n = int(CFG.get("n", 2000))
+    done = 0
+    t0 = time.perf_counter()
+    try:
+        for _ in range(n):
+            gdb.execute("stepi", to_string=True)
+            done += 1
+            if EXITED["code"] is not None:
+                break
+    except gdb.error as e:
+        RESULT["errors"].append("stepi %d: %s" % (done, e))
+    secs = time.perf_counter() - t0
+    RESULT.update(steps=done, seconds=secs, per_second=done / secs if secs > 0 else 0)
+
+
+def scenario_continue():
+    bp = CFG.get("breakpoint")
+    if bp:
+        gdb.execute("break " + bp, to_string=True)
+    stops = 0
+    t0 = time.perf_counter()
+    try:
+        while EXITED["code"] is None and stops < 100000:
+            gdb.execute("continue", to_string=True)
+            stops += 1
+    except gdb.error as e:
+        if EXITED["code"] is None:
+            RESULT["errors"].append("continue %d: %s" % (stops, e))
+    secs = time.perf_counter() - t0
+    RESULT.update(seconds=secs, stops=stops, exit_code=EXITED["code"])
+
+
+def pct(values, p):
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, math.ceil(p / 100.0 * len(v)) - 1))
+    return v[k]
+
+
+def scenario_reverse():
+    h = int(CFG["events"])
+    npos = int(CFG.get("positions", 10))
+    steps = int(CFG.get("steps", 20))
+    rsteps = int(CFG.get("rsteps", 10))
+    rn_func = CFG.get("rn_func", "store_put")
+    # positions spread over the whole recording, in increasing order so that
+    # each goto runs forward from the previous position
+    positions = sorted({max(1, min(h - 2, int((i + 0.5) * h / npos))) for i in range(npos)})
+    rstepi, rnext, gotos, fwd_steps = [], [], [], []
+    per_pos = []
+    for e in positions:
+        info = {"event": e}
+        try:
+            dt, out = timed("monitor goto %d" % e)
+            gotos.append(dt)
+            if "past the end" in out:
+                info["skipped"] = out.strip()
+                per_pos.append(info)
+                continue
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                gdb.execute("stepi", to_string=True)
+            fwd_steps.append((time.perf_counter() - t0) / steps)
+            mine = []
+            for _ in range(rsteps):
+                dt, _ = timed("reverse-stepi")
+                mine.append(dt)
+            rstepi += mine
+            info["reverse_stepi_max_ms"] = max(mine) * 1e3
+            # reverse-next: stop inside a function called in a loop, step two
+            # lines forward, then step back over them one at a time
+            gdb.execute("break " + rn_func, to_string=True)
+            gdb.execute("continue", to_string=True)
+            if ended():
+                info["reverse_next"] = "the recording ended before %s" % rn_func
+            else:
+                gdb.execute("next", to_string=True)
+                gdb.execute("next", to_string=True)
+                gdb.execute("delete", to_string=True)
+                mine = []
+                for _ in range(2):
+                    dt, _ = timed("reverse-next")
+                    mine.append(dt)
+                rnext += mine
+                info["reverse_next_ms"] = [x * 1e3 for x in mine]
+        except gdb.error as ex:
+            RESULT["errors"].append("position %d: %s" % (e, ex))
+        finally:
+            try:
+                gdb.execute("delete", to_string=True)
+            except gdb.error:
+                pass
+        per_pos.append(info)
+    RESULT["positions"] = per_pos
+    RESULT["goto_s"] = gotos
+    if rstepi:
+        RESULT["reverse_stepi"] = {"n": len(rstepi), "p50": pct(rstepi, 50),
+                                   "p95": pct(rstepi, 95), "max": max(rstepi)}
+    if fwd_steps:
+        RESULT["forward_stepi_mean"] = sum(fwd_steps) / len(fwd_steps)
+    if rnext:
+        RESULT["reverse_next"] = {"n": len(rnext), "p50": pct(rnext, 50), "p95": pct(rnext, 95),
+                                  "max": max(rnext)}
+    RESULT["reverse_continue"] = reverse_continue_runs(CFG.get("rc_func", "hash_key"))
+    RESULT["reverse_continue_far"] = reverse_continue_runs(CFG.get("rc_far_func", "verify"))
+    out = monitor("checkpoints")
+    RESULT["checkpoints_text"] = out.splitlines()[0] if out else ""
+    m = re.search(r"(\d+) checkpoints \((\d+) taken, (\d+) thinned\), (\d+) KiB of page copies "
+                  r"for (\d+) KiB of guest RAM", out)
+    if m:
+        RESULT["checkpoints"] = {"n": int(m.group(1)), "taken": int(m.group(2)),
+                                 "thinned": int(m.group(3)), "kib": int(m.group(4)),
+                                 "ram_kib": int(m.group(5))}
+    else:
+        RESULT["errors"].append("monitor checkpoints: unexpected output %r" % out[:200])
+
+
+def reverse_continue_runs(func):
+    """At each late position: break FUNC, continue to it a few times, delete,
+    go ~rc_delta events (about 0.3 s of guest time) further, break FUNC again
+    and time reverse-continue. Returns a list of runs."""
+    runs = []
+    delta = int(CFG.get("rc_delta", 10))
+    for e in CFG.get("rc_positions", []):
+        run = {"event": e, "func": func}
+        try:
+            gdb.execute("monitor goto %d" % e, to_string=True)
+            gdb.execute("break " + func, to_string=True)
+            for _ in range(3):
+                gdb.execute("continue", to_string=True)
+                if ended():
+                    break
+            gdb.execute("delete", to_string=True)
+            if ended():
+                run["skipped"] = "the recording ended"
+                runs.append(run)
+                continue
+            hit = event_of(when())
+            out = gdb.execute("monitor goto %d" % (hit + delta), to_string=True)
+            if "past the end" in out:
+                run["skipped"] = out.strip()
+                runs.append(run)
+                continue
+            run["from"] = when()
+            gdb.execute("break " + func, to_string=True)
+            dt, out = timed("reverse-continue")
+            run["seconds"] = dt
+            run["to"] = when()
+            run["events_back"] = (hit + delta) - (event_of(run["to"]) or 0)
+        except gdb.error as ex:
+            RESULT["errors"].append("reverse-continue %s at %d: %s" % (func, e, ex))
+        finally:
+            try:
+                gdb.execute("delete", to_string=True)
+            except gdb.error:
+                pass
+        runs.append(run)
+    return runs
+
+
+def main():
+    what = CFG.get("scenario")
+    try:
+        if what == "stepi":
+            scenario_stepi()
+        elif what == "continue":
+            scenario_continue()
+        elif what == "reverse":
+            scenario_reverse()
+        else:
+            RESULT["errors"].append("unknown scenario %r" % what)
+    except Exception:  # report, do not hide: bench/run counts it as a crash
+        RESULT["errors"].append(traceback.format_exc())
+    print("PVRR_BENCH_RESULT " + json.dumps(RESULT))
+    if EXITED["code"] is None:
+        try:
+            gdb.execute("kill", to_string=True)
+        except gdb.error:
+            pass
+
+
+main()
