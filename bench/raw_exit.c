@@ -37,7 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MEM_SIZE (4u << 20) /* two 2 MiB pages: code, page tables, stack */
+#define MEM_SMALL (4ull << 20)  /* two 2 MiB pages: code, page tables, stack */
+#define MEM_LARGE (64ull << 20) /* pvrr's default guest RAM */
 #define CODE_GPA 0x10000u
 #define PML4_GPA 0x1000u
 #define PDPT_GPA 0x2000u
@@ -62,10 +63,16 @@
         rc_;                                                                                       \
     })
 
+struct raw_opts {
+    int hcloop, sync, dirty;
+    uint64_t mem_size;
+};
+
 struct raw_vm {
     int kvm, vm, vcpu;
     struct kvm_run *run;
     uint8_t *mem;
+    uint64_t mem_size;
 };
 
 static double now_s(void)
@@ -75,20 +82,22 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Create the VM with MEM_SIZE of RAM at GPA 0 and one vCPU. */
-static void raw_vm_create(struct raw_vm *v)
+/* Create the VM with (o->mem_size) of RAM at GPA 0 and one vCPU. */
+static void raw_vm_create(struct raw_vm *v, const struct raw_opts *o)
 {
+    v->mem_size = o->mem_size;
     v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (v->kvm < 0)
         DIE("/dev/kvm: %s", strerror(errno));
     v->vm = XIOCTL(v->kvm, KVM_CREATE_VM, 0);
-    v->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (v->mem == MAP_FAILED)
         DIE("mmap guest RAM: %s", strerror(errno));
     struct kvm_userspace_memory_region region = {
         .slot = 0,
+        .flags = o->dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
         .guest_phys_addr = 0,
-        .memory_size = MEM_SIZE,
+        .memory_size = v->mem_size,
         .userspace_addr = (uint64_t)(uintptr_t)v->mem,
     };
     XIOCTL(v->vm, KVM_SET_USER_MEMORY_REGION, &region);
@@ -97,17 +106,23 @@ static void raw_vm_create(struct raw_vm *v)
     v->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
     if (v->run == MAP_FAILED)
         DIE("mmap kvm_run: %s", strerror(errno));
+    if (o->sync) {
+        if (ioctl(v->kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
+            DIE("KVM_CAP_SYNC_REGS is not available");
+        v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    }
 }
 
-/* Copy (code) to CODE_GPA and enter 64-bit mode there with (rcx) set. */
-static void raw_vm_load(struct raw_vm *v, const uint8_t *code, size_t len, uint64_t rcx)
+/* Copy (code) to CODE_GPA and enter 64-bit mode there with (*regs), whose
+ * rip, rsp and rflags are set here. */
+static void raw_vm_load(struct raw_vm *v, const uint8_t *code, size_t len, struct kvm_regs *regs)
 {
     uint64_t *pml4 = (uint64_t *)(v->mem + PML4_GPA);
     uint64_t *pdpt = (uint64_t *)(v->mem + PDPT_GPA);
     uint64_t *pd = (uint64_t *)(v->mem + PD_GPA);
     pml4[0] = PDPT_GPA | 3; /* present, writable */
     pdpt[0] = PD_GPA | 3;
-    for (uint64_t i = 0; i < MEM_SIZE >> 21; i++)
+    for (uint64_t i = 0; i < v->mem_size >> 21; i++)
         pd[i] = (i << 21) | 0x83; /* present, writable, 2 MiB page */
     memcpy(v->mem + CODE_GPA, code, len);
 
@@ -127,8 +142,10 @@ static void raw_vm_load(struct raw_vm *v, const uint8_t *code, size_t len, uint6
     s.cs = cs;
     s.ds = s.es = s.fs = s.gs = s.ss = ds;
     XIOCTL(v->vcpu, KVM_SET_SREGS, &s);
-    struct kvm_regs r = {.rip = CODE_GPA, .rsp = STACK_TOP, .rflags = 2, .rcx = rcx};
-    XIOCTL(v->vcpu, KVM_SET_REGS, &r);
+    regs->rip = CODE_GPA;
+    regs->rsp = STACK_TOP;
+    regs->rflags = 2;
+    XIOCTL(v->vcpu, KVM_SET_REGS, regs);
 }
 
 static void report(const char *mode, uint64_t n, uint64_t exits, double secs)
@@ -138,19 +155,44 @@ static void report(const char *mode, uint64_t n, uint64_t exits, double secs)
            exits ? secs * 1e9 / (double)exits : 0.0, secs > 0 ? (double)exits / secs : 0.0);
 }
 
-/* N port-I/O exits, the same instruction a pvrr hypercall uses. */
-static int bench_io(struct raw_vm *v, uint64_t n)
+/* The minimal loop: rcx = N; 3 instructions per exit. */
+static const uint8_t io_loop[] = {
+    0x66, 0xba, IO_PORT, 0x00, /* mov $IO_PORT, %dx */
+    0x48, 0x85, 0xc9,          /* test %rcx, %rcx */
+    0x74, 0x06,                /* jz done */
+    0xef,                      /* loop: out %eax, (%dx) */
+    0x48, 0xff, 0xc9,          /* dec %rcx */
+    0x75, 0xfa,                /* jnz loop */
+    0xf4,                      /* done: hlt */
+};
+
+/* hcbench's loop as gcc compiles it (guests/hcbench.c, pvrr_nop inlined):
+ * rbx = N, rcx = 0, rbp = a stack frame; 7 instructions per exit. */
+static const uint8_t hc_loop[] = {
+    0x48, 0x39,    0xd9,                               /* cmp %rbx, %rcx */
+    0x73, 0x1a,                                        /* jae done */
+    0x48, 0xc7,    0x45, 0xd0, 0x00, 0x00, 0x00, 0x00, /* body: movq $0, -0x30(%rbp) */
+    0x8d, 0x45,    0xd0,                               /* lea -0x30(%rbp), %eax */
+    0xba, IO_PORT, 0x00, 0x00, 0x00,                   /* mov $IO_PORT, %edx */
+    0xef,                                              /* out %eax, (%dx) */
+    0x48, 0x83,    0xc1, 0x01,                         /* add $1, %rcx */
+    0x48, 0x39,    0xd9,                               /* cmp %rbx, %rcx */
+    0x72, 0xe6,                                        /* jb body */
+    0xf4,                                              /* done: hlt */
+};
+
+/* N port-I/O exits, the instruction a pvrr hypercall uses. */
+static int bench_io(struct raw_vm *v, const struct raw_opts *o, uint64_t n)
 {
-    static const uint8_t code[] = {
-        0x66, 0xba, IO_PORT, 0x00, /* mov $IO_PORT, %dx */
-        0x48, 0x85, 0xc9,          /* test %rcx, %rcx */
-        0x74, 0x06,                /* jz done */
-        0xef,                      /* loop: out %eax, (%dx) */
-        0x48, 0xff, 0xc9,          /* dec %rcx */
-        0x75, 0xfa,                /* jnz loop */
-        0xf4,                      /* done: hlt */
-    };
-    raw_vm_load(v, code, sizeof code, n);
+    struct kvm_regs regs = {0};
+    if (o->hcloop) {
+        regs.rbx = n;
+        regs.rbp = STACK_TOP - 0x100;
+        raw_vm_load(v, hc_loop, sizeof hc_loop, &regs);
+    } else {
+        regs.rcx = n;
+        raw_vm_load(v, io_loop, sizeof io_loop, &regs);
+    }
     uint64_t exits = 0;
     double t0 = now_s();
     for (;;) {
@@ -167,7 +209,7 @@ static int bench_io(struct raw_vm *v, uint64_t n)
     if (v->run->exit_reason != KVM_EXIT_HLT || exits != n)
         DIE("io: expected %llu IO exits then HLT, got %llu then exit reason %u",
             (unsigned long long)n, (unsigned long long)exits, v->run->exit_reason);
-    report("io", n, exits, t1 - t0);
+    report(o->hcloop ? "io-hcloop" : "io", n, exits, t1 - t0);
     return 0;
 }
 
@@ -180,12 +222,13 @@ static int bench_step(struct raw_vm *v, uint64_t n)
         0x90,             /* nop */
         0xeb, 0xf7,       /* jmp loop */
     };
-    raw_vm_load(v, code, sizeof code, 0);
+    struct kvm_regs regs = {0};
+    raw_vm_load(v, code, sizeof code, &regs);
     struct kvm_guest_debug dbg = {.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP};
     XIOCTL(v->vcpu, KVM_SET_GUEST_DEBUG, &dbg);
     uint64_t exits = 0;
     double t0 = now_s();
-    for (uint64_t i = 0; i < n; i++) {
+    while (exits < n) {
         if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
             if (errno == EINTR)
                 continue;
@@ -201,12 +244,16 @@ static int bench_step(struct raw_vm *v, uint64_t n)
     return 0;
 }
 
+static void usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s io|step N [hcloop] [sync] [dirty] [mem64]\n", argv0);
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "io") != 0 && strcmp(argv[1], "step") != 0)) {
-        fprintf(stderr, "usage: %s io|step N\n", argv[0]);
-        return 2;
-    }
+    if (argc < 3 || (strcmp(argv[1], "io") != 0 && strcmp(argv[1], "step") != 0))
+        usage(argv[0]);
     char *end;
     errno = 0;
     unsigned long long n = strtoull(argv[2], &end, 10);
@@ -214,7 +261,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: N must be a count, not '%s'\n", argv[0], argv[2]);
         return 2;
     }
+    struct raw_opts o = {.mem_size = MEM_SMALL};
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "hcloop") == 0)
+            o.hcloop = 1;
+        else if (strcmp(argv[i], "sync") == 0)
+            o.sync = 1;
+        else if (strcmp(argv[i], "dirty") == 0)
+            o.dirty = 1;
+        else if (strcmp(argv[i], "mem64") == 0)
+            o.mem_size = MEM_LARGE;
+        else
+            usage(argv[0]);
+    }
     struct raw_vm v;
-    raw_vm_create(&v);
-    return strcmp(argv[1], "io") == 0 ? bench_io(&v, n) : bench_step(&v, n);
+    raw_vm_create(&v, &o);
+    return strcmp(argv[1], "io") == 0 ? bench_io(&v, &o, n) : bench_step(&v, n);
 }

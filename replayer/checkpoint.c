@@ -231,7 +231,8 @@ void ck_restore(struct ck_store *s, const struct checkpoint *c)
 
 uint64_t ck_memory_bytes(const struct ck_store *s)
 {
-    return s->unique_pages * PAGE;
+    /* page copies plus each checkpoint's (and the base's) page-pointer array */
+    return s->unique_pages * PAGE + (s->n + 1) * s->npages * sizeof(struct ck_page *);
 }
 
 struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain)

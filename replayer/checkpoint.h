@@ -66,7 +66,7 @@ void ck_settle(struct vm *vm);
 struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain);
 void ck_release(struct ck_store *s, struct checkpoint *c);
 
-/* Bytes of guest memory the checkpoints hold (page copies). */
+/* Bytes the checkpoints hold: page copies and page-pointer arrays. */
 uint64_t ck_memory_bytes(const struct ck_store *s);
 
 #endif /* PVRR_CHECKPOINT_H */
