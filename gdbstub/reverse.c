@@ -977,11 +977,12 @@ void tt_describe_position(struct timetravel *tt, char *buf, size_t n)
 void tt_list_checkpoints(struct timetravel *tt, gdb_out_fn out, void *ctx)
 {
     char line[160];
-    int len = snprintf(line, sizeof line,
-                       "%zu checkpoints (%" PRIu64 " taken, %" PRIu64 " thinned), %" PRIu64
-                       " KiB of page copies for %" PRIu64 " KiB of guest RAM\n",
-                       tt->ck.n, tt->ck.taken, tt->ck.dropped, ck_memory_bytes(&tt->ck) >> 10,
-                       tt->m->vm.mem_size >> 10);
+    int len =
+        snprintf(line, sizeof line,
+                 "%zu checkpoints (%" PRIu64 " taken, %" PRIu64 " thinned), %" PRIu64
+                 " KiB of page copies for %" PRIu64 " KiB of guest RAM (copies and page tables)\n",
+                 tt->ck.n, tt->ck.taken, tt->ck.dropped, ck_memory_bytes(&tt->ck) >> 10,
+                 tt->m->vm.mem_size >> 10);
     out(ctx, line, (size_t)len);
     for (size_t i = 0; i < tt->ck.n; i++) {
         len = snprintf(line, sizeof line, "  at event %" PRIu64 "\n", tt->ck.ck[i]->event);
