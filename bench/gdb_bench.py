@@ -172,8 +172,8 @@ def scenario_reverse():
     if rnext:
         RESULT["reverse_next"] = {"n": len(rnext), "p50": pct(rnext, 50), "p95": pct(rnext, 95),
                                   "max": max(rnext)}
-    RESULT["reverse_continue"] = reverse_continue_runs(CFG.get("rc_func", "hash_key"))
-    RESULT["reverse_continue_far"] = reverse_continue_runs(CFG.get("rc_far_func", "verify"))
+    RESULT["reverse_continue"] = reverse_continue_runs(CFG.get("rc_func", "hash_key"), 3)
+    RESULT["reverse_continue_far"] = reverse_continue_runs(CFG.get("rc_far_func", "verify"), 1)
     out = monitor("checkpoints")
     RESULT["checkpoints_text"] = out.splitlines()[0] if out else ""
     m = re.search(r"(\d+) checkpoints \((\d+) taken, (\d+) thinned\), (\d+) KiB of page copies "
@@ -186,8 +186,8 @@ def scenario_reverse():
         RESULT["errors"].append("monitor checkpoints: unexpected output %r" % out[:200])
 
 
-def reverse_continue_runs(func):
-    """At each late position: break FUNC, continue to it a few times, delete,
+def reverse_continue_runs(func, hits):
+    """At each late position: break FUNC, continue to it (hits) times, delete,
     go ~rc_delta events (about 0.3 s of guest time) further, break FUNC again
     and time reverse-continue. Returns a list of runs."""
     runs = []
@@ -197,7 +197,7 @@ def reverse_continue_runs(func):
         try:
             gdb.execute("monitor goto %d" % e, to_string=True)
             gdb.execute("break " + func, to_string=True)
-            for _ in range(3):
+            for _ in range(hits):
                 gdb.execute("continue", to_string=True)
                 if ended():
                     break
@@ -207,11 +207,11 @@ def reverse_continue_runs(func):
                 runs.append(run)
                 continue
             hit = event_of(when())
-            out = gdb.execute("monitor goto %d" % (hit + delta), to_string=True)
-            if "past the end" in out:
-                run["skipped"] = out.strip()
+            if hit + delta >= int(CFG["events"]):
+                run["skipped"] = "event %d + %d is past the end" % (hit, delta)
                 runs.append(run)
                 continue
+            gdb.execute("monitor goto %d" % (hit + delta), to_string=True)
             run["from"] = when()
             gdb.execute("break " + func, to_string=True)
             dt, out = timed("reverse-continue")

@@ -79,7 +79,7 @@ enum {
  * inputs from hanging the fuzzer.
  */
 #ifndef FUZZ_RESUME_MAX
-#define FUZZ_RESUME_MAX 5000
+#define FUZZ_RESUME_MAX 1000
 #endif
 
 /* Largest monitor "spam N" let through: the fake target prints N bytes. */
