@@ -31,7 +31,11 @@
  *   [0, 4 KiB)                 unmapped: a NULL dereference faults
  *   [4 KiB, 1 MiB)             monitor-owned: GDT, boot info, page tables
  *   [1 MiB, image end)         the guest ELF's PT_LOAD segments
- *   [image end, mem_size)      free for heap and stack; rsp starts at mem_size
+ *   [image end, guard)         free (the SDK's heap)
+ *   [guard, guard + 4 KiB)     unmapped: a stack overflow faults here
+ *   [mem_size - PVRR_STACK_SIZE, mem_size)  the stack; rsp starts at mem_size
+ *   where guard = mem_size - PVRR_STACK_SIZE - 4 KiB (no guard if it would
+ *   fall inside the image).
  */
 #ifndef PVRR_ABI_H
 #define PVRR_ABI_H
@@ -187,6 +191,10 @@ struct pvrr_boot_info {
     uint32_t pad;
     char cmdline[PVRR_CMDLINE_MAX]; /* NUL-terminated, arguments separated by spaces */
 };
+
+/* Size of the initial stack at the top of RAM, below which one page is left
+ * unmapped as a guard. */
+#define PVRR_STACK_SIZE (1ull << 20)
 
 /* Lowest address a guest ELF segment may occupy. */
 #define PVRR_IMAGE_MIN 0x100000ull

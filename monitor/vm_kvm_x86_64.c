@@ -20,6 +20,7 @@
 #define PDPT_GPA 0x11000ull
 #define PD_GPA 0x12000ull  /* 4 page directories: 4 GiB with 2 MiB pages */
 #define PT0_GPA 0x16000ull /* 4 KiB pages for the first 2 MiB, page 0 absent */
+#define PTG_GPA 0x17000ull /* 4 KiB pages for the 2 MiB holding the stack guard page */
 
 #define PTE_P 0x1ull
 #define PTE_W 0x2ull
@@ -325,6 +326,17 @@ int vm_boot_long_mode(struct vm *vm, uint64_t entry, uint64_t image_end, const c
     pd[0] = PT0_GPA | PTE_P | PTE_W;
     for (uint64_t i = 1; i < 512 && (i << 12) < vm->mem_size; i++)
         pt0[i] = (i << 12) | PTE_P | PTE_W;
+    /* The stack guard: the page below the stack is left unmapped, so a runaway
+     * stack faults (and the SDK reports it) instead of overwriting the heap. */
+    uint64_t guard = vm->mem_size - PVRR_STACK_SIZE - 4096;
+    if (vm->mem_size > PVRR_STACK_SIZE + 4096 && guard >= image_end && guard >= (2u << 20)) {
+        uint64_t *ptg = vm_gpa(vm, PTG_GPA, 4096);
+        uint64_t base = guard & ~((2ull << 20) - 1);
+        for (uint64_t i = 0; i < 512; i++)
+            ptg[i] = (base + (i << 12)) | PTE_P | PTE_W;
+        ptg[(guard - base) >> 12] = 0;
+        pd[base >> 21] = PTG_GPA | PTE_P | PTE_W;
+    }
 
     struct pvrr_boot_info *bi = vm_gpa(vm, PVRR_BOOT_INFO_GPA, sizeof *bi);
     memset(bi, 0, sizeof *bi);

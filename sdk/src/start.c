@@ -24,7 +24,8 @@ __attribute__((weak)) const char pvrr_guest_name[] = "guest";
 extern char __pvrr_image_end[];
 
 /* Heap/stack split: the top MiB of RAM is left to the stack. */
-#define STACK_RESERVE (1u << 20)
+/* the stack and the unmapped guard page below it (pvrr_abi.h) */
+#define STACK_RESERVE (PVRR_STACK_SIZE + 4096)
 
 /* Selectors: the monitor's code (0x8) and data (0x10), plus our TSS. */
 #define SEL_CODE 0x08
@@ -190,7 +191,7 @@ _Noreturn void pvrr__exception(struct pvrr_trap_frame *f)
     uintptr_t lo = (uintptr_t)exception_stack, hi = lo + sizeof exception_stack;
     int nested = f->rsp > lo && f->rsp <= hi;
 
-    char msg[320]; /* 5 strings of <= 40, 3 hex and 1 decimal numbers */
+    char msg[400]; /* 5 strings of <= 40, one of <= 60, 3 hex and 1 decimal numbers */
     char *p = put_str(msg, "exception #", 40);
     p = put_str(p, f->vector < 32 ? exception_names[f->vector] : "??", 40);
     p = put_str(p, " (", 40);
@@ -201,6 +202,11 @@ _Noreturn void pvrr__exception(struct pvrr_trap_frame *f)
     p = put_hex(p, cr2);
     p = put_str(p, " error 0x", 40);
     p = put_hex(p, f->error);
+    /* the boot info page is read where the monitor put it: .bss may be trampled */
+    const struct pvrr_boot_info *info = (const struct pvrr_boot_info *)PVRR_BOOT_INFO_GPA;
+    uint64_t guard = info->mem_size - PVRR_STACK_SIZE - 4096;
+    if (f->vector == 14 && cr2 >= guard && cr2 < guard + 4096)
+        p = put_str(p, ": stack overflow (the guard page below the stack)", 60);
     *p = '\0';
 
     if (!nested)
