@@ -74,6 +74,15 @@ class SampleGuests(PvrrTestCase):
         r = self.run_ok("run", guest("hcbench"), "--", "n=100000")
         self.assertIn("hcbench: 100000 hypercalls", text(r.stdout))
 
+    def test_sdk_libc_self_test(self):
+        r = self.run_ok("run", guest("sdktest"))
+        self.assertRegex(text(r.stdout), r"sdktest: all \d+ checks passed")
+
+    def test_stack_overflow_hits_the_guard_page(self):
+        r = pvrr("run", "--timeout", "60", guest("hostile"), "--", "stackoverflow")
+        self.assertEqual(r.returncode, EXIT_PANIC, text(r.stderr))
+        self.assertIn(b"stack overflow (the guard page below the stack)", r.stderr)
+
     def test_mem_option(self):
         r = self.run_ok("run", "--mem", "16M", guest("hello"))
         self.assertIn("Hello", text(r.stdout))
