@@ -134,7 +134,7 @@ int cmd_replay(int argc, char **argv)
                     r.m.stop.reason != MON_ABORT && rc != PVRR_REPLAY_DIVERGED;
     if (!identical)
         fprintf(stderr, "pvrr replay: %s\n", r.m.stop.msg);
-    else if (!check && r.m.stop.reason != MON_EXIT)
+    else if (!check && (r.m.stop.reason != MON_EXIT || r.cut_end))
         fprintf(stderr, "pvrr replay: %s (as recorded)\n", r.m.stop.msg);
     if (check) {
         if (r.m.out_fd >= 0)
