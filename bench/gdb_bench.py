@@ -10,7 +10,8 @@ start-up or connection. Errors are caught and reported in the result
 ("errors": [...]) so that bench/run can tell a broken session from a slow one.
 
 Scenarios:
-  stepi     {"n": N}: N `stepi` from where the stub stopped; rate per second.
+  stepi     {"n": N, "rtt_n": M}: N `stepi` from where the stub stopped; rate per
+            second; then M `maint packet qC`: one protocol round trip.
   continue  {"breakpoint": FUNC or null}: `continue` until the inferior exits;
             seconds from the first continue to the exit, and the stop count.
   reverse   {"events": H, "positions": P, "steps": 20, "rsteps": 10,
@@ -82,6 +83,13 @@ def scenario_stepi():
         RESULT["errors"].append("stepi %d: %s" % (done, e))
     secs = time.perf_counter() - t0
     RESULT.update(steps=done, seconds=secs, per_second=done / secs if secs > 0 else 0)
+    # one protocol round trip with no stepping, for attribution: a stepi costs
+    # gdb several packets (bench/README.md)
+    n = int(CFG.get("rtt_n", 500))
+    t0 = time.perf_counter()
+    for _ in range(n):
+        gdb.execute("maint packet qC", to_string=True)
+    RESULT["packet_rtt"] = (time.perf_counter() - t0) / n
 
 
 def scenario_continue():

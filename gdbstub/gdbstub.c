@@ -472,10 +472,9 @@ static int resume_and_report(struct gdbstub *s, enum gdb_resume_kind how, uint64
 
 int gdbstub_poll_interrupt(struct gdbstub *s)
 {
-    if (s->interrupted || s->hangup || s->io_error)
+    if (s->interrupted || s->hangup || s->io_error || s->packet_pending)
         return 1;
-    /* A complete packet waits for dispatch: read nothing more until then. */
-    while (!s->packet_pending) {
+    for (;;) {
         int r = fill(s, 0);
         if (r < 0)
             return 1;
@@ -488,9 +487,11 @@ int gdbstub_poll_interrupt(struct gdbstub *s)
             return 1;
         case RSP_EV_PACKET:
             /* gdb sends nothing but 0x03 while the target runs in all-stop
-             * mode; keep the packet for after the stop. */
+             * mode: a client that sends a packet wants the target back. Stop
+             * it (reported as an interrupt) and handle the packet after the
+             * stop reply; reading stops here so nothing is lost. */
             s->packet_pending = 1;
-            break;
+            return 1;
         case RSP_EV_NACK:
             if (!s->no_ack && s->last_len)
                 send_raw(s, s->last, s->last_len);
@@ -503,7 +504,6 @@ int gdbstub_poll_interrupt(struct gdbstub *s)
             break;
         }
     }
-    return 0;
 }
 
 /* Set rip for 'c addr' / 's addr'. Returns 0, or -1 after an error reply. */

@@ -188,7 +188,7 @@ int gdbstub_local_port(int lfd);
 
 /*
  * Wait for one connection on lfd. Returns the connected fd (close-on-exec,
- * TCP_NODELAY for TCP), or -1 with errno set.
+ * TCP_NODELAY for TCP), or -1 with errno set (EINTR when a signal arrived).
  */
 int gdbstub_accept(int lfd);
 

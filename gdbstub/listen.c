@@ -185,10 +185,9 @@ int gdbstub_local_port(int lfd)
 
 int gdbstub_accept(int lfd)
 {
-    int fd;
-    do
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
+    /* EINTR is returned to the caller, which decides whether a signal
+     * (SIGINT, SIGTERM) ends the wait. */
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return -1;
     /* Packets are small and latency-bound: do not let Nagle delay them.

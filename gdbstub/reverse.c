@@ -386,6 +386,7 @@ static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
             return 0;
         case MON_EV_STOPPED:
             if (cur_event(tt) == rs->stop_event) {
+                interval_reset(tt, rs);
                 rs->why = RUN_EVENT;
                 return 1;
             }
@@ -440,9 +441,13 @@ static void run(struct timetravel *tt, struct runspec *rs)
                 goto out;
             continue;
         case MON_EV_STOPPED:
-            rs->why = cur_event(tt) == rs->stop_event ? RUN_EVENT : RUN_ENDED;
-            if (rs->why == RUN_ENDED)
+            if (cur_event(tt) == rs->stop_event) {
+                interval_reset(tt, rs); /* the exit hypercall ended the interval */
+                rs->why = RUN_EVENT;
+            } else {
+                rs->why = RUN_ENDED;
                 tt->t->ended = 1;
+            }
             goto out;
         case MON_EV_MMIO:
             if (mmio(tt, rs))

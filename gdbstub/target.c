@@ -806,8 +806,8 @@ int target_serve(struct target *t, const char *addr, int nonlocal, const char *e
         if (end == GDBSTUB_END_DETACH || end == GDBSTUB_END_KILL)
             break;
         if (t->ended && !replay)
-            break; /* the guest is gone: nothing left to debug */
-        target_patches_remove(t);
+            break;       /* the guest is gone: nothing left to debug */
+        target_clear(t); /* the next debugger starts with no breakpoints of this one */
         if (t->m->interrupt && *t->m->interrupt)
             break;
         fprintf(stderr, "pvrr: the debugger went away; waiting for another on %s\n", where);

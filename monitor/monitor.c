@@ -277,12 +277,18 @@ enum monitor_event monitor_step(struct monitor *m)
         fault(m, "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
                  "not handle; registers at the fault:");
         return MON_EV_STOPPED;
-    case KVM_EXIT_INTERNAL_ERROR:
+    case KVM_EXIT_INTERNAL_ERROR: {
+        struct vm_cpu_state now;
+        vm_cpu_save(&m->vm, &now);
+        const uint8_t *insn = vm_gpa(&m->vm, now.regs.rip, 1);
         fault(m, "KVM internal error, suberror %u%s; registers:", run->internal.suberror,
-              run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+              insn && *insn == 0xcc ? " (the guest executed int3, which this host's KVM cannot "
+                                      "deliver: use a debugger's breakpoints instead)"
+              : run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
                   ? " (instruction emulation failed)"
                   : "");
         return MON_EV_STOPPED;
+    }
     case KVM_EXIT_FAIL_ENTRY:
         fault(m, "KVM entry failed, hardware reason 0x%llx; registers:",
               (unsigned long long)run->fail_entry.hardware_entry_failure_reason);

@@ -5,6 +5,7 @@
 
 #include "replayer/replayer.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -38,18 +39,22 @@ static void usage_replay(void)
            "      prefix was replayed\n"
            "  %d  unsupported format, ABI or CPUID version\n"
            "  %d  pvrr error (no KVM, ...), %d usage error\n",
-           PVRR_REPLAY_DIVERGED, PVRR_REPLAY_CORRUPT, PVRR_REPLAY_TRUNCATED,
-           PVRR_REPLAY_VERSION, PVRR_EXIT_ERROR, PVRR_EXIT_USAGE);
+           PVRR_REPLAY_DIVERGED, PVRR_REPLAY_CORRUPT, PVRR_REPLAY_TRUNCATED, PVRR_REPLAY_VERSION,
+           PVRR_EXIT_ERROR, PVRR_EXIT_USAGE);
 }
 
 /* Write the recording's embedded ELF to (path). Returns 0 or -1 (printed). */
 static int extract_elf(const struct replayer *r, const char *path)
 {
-    FILE *f = fopen(path, "wb");
+    /* never through a symbolic link: the name may be predictable (LOG.elf) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f || fwrite(r->meta->elf, 1, r->meta->elf_len, f) != r->meta->elf_len) {
-        fprintf(stderr, "pvrr replay: cannot write %s\n", path);
+        fprintf(stderr, "pvrr replay: cannot write %s: %s\n", path, strerror(errno));
         if (f)
             fclose(f);
+        else if (fd >= 0)
+            close(fd);
         return -1;
     }
     if (fclose(f) != 0)
@@ -127,8 +132,7 @@ int cmd_replay(int argc, char **argv)
     if (gdb) {
         monitor_kick_every(&r.m, 50);
         rc = replay_gdb_session(&r, gdb, nonlocal, elf_out);
-    }
-    else
+    } else
         rc = replayer_run(&r);
     int identical = r.m.stop.reason != MON_DIVERGED && r.m.stop.reason != MON_LOG_END &&
                     r.m.stop.reason != MON_ABORT && rc != PVRR_REPLAY_DIVERGED;

@@ -116,6 +116,19 @@ class ReverseCommands(ReverseCase):
         self.assertEqual(frames[0], frames[1], out[-2000:])
         self.assertIn("Hardware read watchpoint 2: store.nbuckets", out)
 
+    def test_reverse_stepi_at_the_end_of_an_exited_recording(self):
+        log, _ = self.kvstore_log("300")
+        s = self.replay_server(log)
+        out = gdb_batch(log + ".elf", s.port, [
+            "continue", "info registers rip", "reverse-stepi", "info registers rip",
+            "reverse-stepi", "stepi", "stepi", "info registers rip", "kill"])
+        self.assertNotIn("E05", out, out[-2000:])
+        rips = [int(x, 16) for x in re.findall(r"rip\s+(0x[0-9a-f]+)", out)]
+        self.assertEqual(len(rips), 3, out[-2000:])
+        # one instruction back from the end is the exit hypercall's out, one byte before
+        self.assertEqual(rips[1], rips[0] - 1)
+        self.assertEqual(rips[2], rips[0])
+
     def test_history_edges(self):
         log, _ = self.kvstore_log("300")
         s = self.replay_server(log)
