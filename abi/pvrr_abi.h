@@ -61,17 +61,17 @@ typedef uint64_t pvrr_gpa_t;
 #endif
 
 enum pvrr_hc {
-    PVRR_HC_NOP = 0,        /* does nothing; the cheapest round trip */
-    PVRR_HC_CONSOLE_WRITE,  /* write bytes to the console (stdout) */
-    PVRR_HC_CONSOLE_READ,   /* read available console input, never blocks */
-    PVRR_HC_CLOCK,          /* monotonic and wall-clock time */
-    PVRR_HC_RANDOM,         /* random bytes */
-    PVRR_HC_BLK_INFO,       /* block device geometry */
-    PVRR_HC_BLK_READ,       /* read sectors */
-    PVRR_HC_BLK_WRITE,      /* write sectors */
-    PVRR_HC_POLL,           /* block until an event or a deadline */
-    PVRR_HC_EXIT,           /* terminate with a status */
-    PVRR_HC_PANIC,          /* terminate with a message */
+    PVRR_HC_NOP = 0,       /* does nothing; the cheapest round trip */
+    PVRR_HC_CONSOLE_WRITE, /* write bytes to the console (stdout) */
+    PVRR_HC_CONSOLE_READ,  /* read available console input, never blocks */
+    PVRR_HC_CLOCK,         /* monotonic and wall-clock time */
+    PVRR_HC_RANDOM,        /* random bytes */
+    PVRR_HC_BLK_INFO,      /* block device geometry */
+    PVRR_HC_BLK_READ,      /* read sectors */
+    PVRR_HC_BLK_WRITE,     /* write sectors */
+    PVRR_HC_POLL,          /* block until an event or a deadline */
+    PVRR_HC_EXIT,          /* terminate with a status */
+    PVRR_HC_PANIC,         /* terminate with a message */
     PVRR_HC_MAX
 };
 
@@ -156,7 +156,7 @@ struct pvrr_hc_poll {
     uint32_t events;      /* PVRR_EV_* to wait for */
     uint32_t pad;
     /* OUT */
-    uint32_t ready;        /* PVRR_EV_* that are ready (0: the deadline passed) */
+    uint32_t ready; /* PVRR_EV_* that are ready (0: the deadline passed) */
     uint32_t pad2;
     uint64_t monotonic_ns; /* the time at wake-up */
 };

@@ -58,8 +58,8 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
                  a.cw.ret);
         break;
     case PVRR_HC_CONSOLE_READ:
-        snprintf(buf, n, "data=0x%" PRIx64 " len=%" PRIu64 " nread=%" PRIu64 " eof=%d",
-                 a.cr.data, a.cr.len, a.cr.nread, a.cr.eof);
+        snprintf(buf, n, "data=0x%" PRIx64 " len=%" PRIu64 " nread=%" PRIu64 " eof=%d", a.cr.data,
+                 a.cr.len, a.cr.nread, a.cr.eof);
         break;
     case PVRR_HC_CLOCK:
         snprintf(buf, n, "monotonic_ns=%" PRIu64 " wall_ns=%" PRIu64, a.clk.monotonic_ns,
@@ -70,8 +70,8 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
                  a.rnd.ret);
         break;
     case PVRR_HC_BLK_INFO:
-        snprintf(buf, n, "sectors=%" PRIu64 " present=%d writable=%d", a.bi.sectors,
-                 a.bi.present, a.bi.writable);
+        snprintf(buf, n, "sectors=%" PRIu64 " present=%d writable=%d", a.bi.sectors, a.bi.present,
+                 a.bi.writable);
         break;
     case PVRR_HC_BLK_READ:
     case PVRR_HC_BLK_WRITE:

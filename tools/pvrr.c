@@ -56,8 +56,7 @@ static void usage_run(void)
            "\n"
            "Exit status: the guest's status (0-255); %d guest panic or fault; %d timeout;\n"
            "%d pvrr error (bad ELF, no KVM, ...); %d usage error.\n",
-           PVRR_EXIT_TIMEOUT, PVRR_EXIT_PANIC, PVRR_EXIT_TIMEOUT, PVRR_EXIT_ERROR,
-           PVRR_EXIT_USAGE);
+           PVRR_EXIT_TIMEOUT, PVRR_EXIT_PANIC, PVRR_EXIT_TIMEOUT, PVRR_EXIT_ERROR, PVRR_EXIT_USAGE);
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
@@ -102,16 +101,11 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
                        void (*usage)(void))
 {
     static const struct option longopts[] = {
-        {"mem", required_argument, NULL, 'm'},
-        {"disk", required_argument, NULL, 'd'},
-        {"stdin", required_argument, NULL, 'i'},
-        {"timeout", required_argument, NULL, 't'},
-        {"gdb", required_argument, NULL, 'g'},
-        {"gdb-allow-remote", no_argument, NULL, 'R'},
-        {"output", required_argument, NULL, 'o'},
-        {"until-fail", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"mem", required_argument, NULL, 'm'},    {"disk", required_argument, NULL, 'd'},
+        {"stdin", required_argument, NULL, 'i'},  {"timeout", required_argument, NULL, 't'},
+        {"gdb", required_argument, NULL, 'g'},    {"gdb-allow-remote", no_argument, NULL, 'R'},
+        {"output", required_argument, NULL, 'o'}, {"until-fail", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
@@ -133,8 +127,8 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
             char *end;
             o->cfg.timeout_s = strtod(optarg, &end);
             if (*end || o->cfg.timeout_s <= 0) {
-                fprintf(stderr, "pvrr %s: --timeout %s: need a positive number of seconds\n",
-                        cmd, optarg);
+                fprintf(stderr, "pvrr %s: --timeout %s: need a positive number of seconds\n", cmd,
+                        optarg);
                 return PVRR_EXIT_USAGE;
             }
             break;
@@ -157,8 +151,7 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
                 char *end;
                 unsigned long n = strtoul(optarg, &end, 10);
                 if (*end || n == 0 || n > 1000000) {
-                    fprintf(stderr, "pvrr record: --until-fail %s: need a count of runs\n",
-                            optarg);
+                    fprintf(stderr, "pvrr record: --until-fail %s: need a count of runs\n", optarg);
                     return PVRR_EXIT_USAGE;
                 }
                 o->until_fail = (unsigned)n;
@@ -287,11 +280,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"run", cmd_run},
-        {"record", cmd_record},
-        {"replay", cmd_replay},
-        {"dump", cmd_dump},
-        {"info", cmd_info},
+        {"run", cmd_run},   {"record", cmd_record}, {"replay", cmd_replay},
+        {"dump", cmd_dump}, {"info", cmd_info},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)

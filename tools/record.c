@@ -21,24 +21,25 @@
 
 static void usage_record(void)
 {
-    printf("Usage: pvrr record [OPTIONS] GUEST.elf [--] [GUEST ARGS...]\n"
-           "\n"
-           "Run GUEST.elf as `pvrr run` does and record every nondeterministic input it gets\n"
-           "into a self-contained pvlog file (the guest ELF, its arguments and every block read\n"
-           "are embedded: the recording replays anywhere with `pvrr replay`).\n"
-           "\n"
-           "Options:\n"
-           "  -o, --output FILE       the recording (default: GUEST.pvlog in this directory)\n"
-           "  -u, --until-fail N      record up to N runs and keep the first failing one (non-zero\n"
-           "                          exit or panic); console output of the kept run is shown\n"
-           "  -m, --mem SIZE          guest RAM, e.g. 64M (default 64M)\n"
-           "  -d, --disk FILE         block device image (written as in `pvrr run`)\n"
-           "  -i, --stdin FILE        console input from FILE\n"
-           "  -t, --timeout SECS      stop the guest after SECS seconds\n"
-           "  -h, --help              show this help\n"
-           "\n"
-           "Exit status: as `pvrr run` (the guest's status); with --until-fail, the failing\n"
-           "run's status, or 1 when no run failed (nothing is kept).\n");
+    printf(
+        "Usage: pvrr record [OPTIONS] GUEST.elf [--] [GUEST ARGS...]\n"
+        "\n"
+        "Run GUEST.elf as `pvrr run` does and record every nondeterministic input it gets\n"
+        "into a self-contained pvlog file (the guest ELF, its arguments and every block read\n"
+        "are embedded: the recording replays anywhere with `pvrr replay`).\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output FILE       the recording (default: GUEST.pvlog in this directory)\n"
+        "  -u, --until-fail N      record up to N runs and keep the first failing one (non-zero\n"
+        "                          exit or panic); console output of the kept run is shown\n"
+        "  -m, --mem SIZE          guest RAM, e.g. 64M (default 64M)\n"
+        "  -d, --disk FILE         block device image (written as in `pvrr run`)\n"
+        "  -i, --stdin FILE        console input from FILE\n"
+        "  -t, --timeout SECS      stop the guest after SECS seconds\n"
+        "  -h, --help              show this help\n"
+        "\n"
+        "Exit status: as `pvrr run` (the guest's status); with --until-fail, the failing\n"
+        "run's status, or 1 when no run failed (nothing is kept).\n");
 }
 
 /* The default output name: the guest's base name with .pvlog. */
@@ -56,8 +57,8 @@ static volatile int interrupted;
 
 /* Record one run of the guest into (path). Returns pvrr's status for the run,
  * sets *failed when the guest failed. (out_fd) receives console output. */
-static int record_one(struct run_opts *o, const void *elf, size_t len, const char *path,
-                      int out_fd, int *failed)
+static int record_one(struct run_opts *o, const void *elf, size_t len, const char *path, int out_fd,
+                      int *failed)
 {
     struct monitor m;
     char err[1024];
