@@ -52,8 +52,10 @@ class FlagshipDemo(ReverseCase):
         self.assertNotEqual(hits[0][0], hits[0][1])
         # going back further finds the previous write, elsewhere
         self.assertNotEqual((hits[1][2], hits[1][3]), (hits[0][2], hits[0][3]))
-        # going forward executes that write again, then the bad write once more
-        self.assertEqual(hits[2][2:], hits[1][2:], out[-3000:])
+        # going forward executes that write again (gdb reports the instruction after
+        # it, in the same function), then the bad write once more
+        self.assertEqual(hits[2][2], hits[1][2], out[-3000:])
+        self.assertEqual((hits[2][0], hits[2][1]), (hits[1][1], hits[1][0]), out[-3000:])
         self.assertEqual(hits[3][2], "index_reset", out[-3000:])
         status, stdout, err = s.finish()
         self.assertEqual(status, EXIT_PANIC)
