@@ -577,7 +577,10 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     struct pos from;
     int have_from = 0;
     /* the cheapest start: the current position, a cached snapshot, a checkpoint */
-    if (tt->cur_valid && !tt->t->ended && on_path(tt->cur, p)) {
+    /* the nearest checkpoint at or before p: restoring it costs milliseconds */
+    const struct checkpoint *ck = ck_find(&tt->ck, p.e);
+    struct pos ckp = {ck->event, 0, 0, 0};
+    if (tt->cur_valid && !tt->t->ended && on_path(tt->cur, p) && on_path(ckp, tt->cur)) {
         from = tt->cur;
         have_from = 1;
     }
@@ -591,6 +594,8 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         if (!best || on_path(best->p, c->p))
             best = c;
     }
+    if (best && !on_path(ckp, best->p))
+        best = NULL; /* the checkpoint lies nearer to p */
     if (best) {
         restore(tt, best->c);
         best->used = ++tt->tick;
@@ -598,9 +603,8 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         have_from = 1;
     }
     if (!have_from) {
-        const struct checkpoint *c = ck_find(&tt->ck, p.e);
-        restore(tt, c);
-        from = (struct pos){c->event, 0, 0, 0};
+        restore(tt, ck);
+        from = ckp;
     }
     struct runspec rs;
     /* to base p.e */
