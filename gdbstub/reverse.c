@@ -203,7 +203,7 @@ static void restore(struct timetravel *tt, const struct checkpoint *c)
 
 static uint64_t mem_digest(struct monitor *m)
 {
-    return XXH3_64bits(m->vm.mem, m->vm.mem_size);
+    return monitor_memory_digest(m);
 }
 
 static void state_capture(struct timetravel *tt, struct tstate *s)

@@ -72,6 +72,7 @@ static enum hc_status hc_console_read(struct monitor *m, struct hc_call *c)
         m->in_eof = 1;
     a->nread = (uint64_t)n;
     a->eof = m->in_eof;
+    vm_dirty_mark(&m->vm, a->data, a->nread);
     return HC_CONTINUE;
 }
 
@@ -100,6 +101,7 @@ static enum hc_status hc_random(struct monitor *m, struct hc_call *c)
         }
         done += (uint64_t)n;
     }
+    vm_dirty_mark(&m->vm, a->data, done);
     return HC_CONTINUE;
 }
 
@@ -146,6 +148,8 @@ static enum hc_status hc_blk_io(struct monitor *m, struct hc_call *c, int write)
         }
         done += (uint64_t)n;
     }
+    if (!write)
+        vm_dirty_mark(&m->vm, a->data, done);
     return HC_CONTINUE;
 }
 

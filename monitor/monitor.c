@@ -75,6 +75,7 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         }
         memcpy(dst, (const uint8_t *)elf + s->offset, s->filesz);
         memset(dst + s->filesz, 0, s->memsz - s->filesz);
+        vm_dirty_mark(&m->vm, s->paddr, s->memsz);
     }
     m->entry = img.entry;
     m->image_end = img.image_end;
@@ -373,15 +374,43 @@ uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev)
     return XXH3_64bits_withSeed(vm_regs(&m->vm), sizeof(struct kvm_regs), prev);
 }
 
+/* Hash guest memory into (s): only pages ever written can hold anything but
+ * zeroes (vm.h), so the non-zero ones are hashed with their page numbers.
+ * Reading the never-touched rest of RAM would cost tens of milliseconds. */
+static void hash_memory(struct monitor *m, XXH3_state_t *s)
+{
+    static const uint8_t zero[4096];
+    vm_dirty_collect(&m->vm);
+    uint64_t npages = m->vm.mem_size / 4096;
+    for (uint64_t w = 0; w < (npages + 63) / 64; w++) {
+        uint64_t bits = m->vm.ever[w];
+        while (bits) {
+            uint64_t p = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            const uint8_t *page = m->vm.mem + p * 4096;
+            if (memcmp(page, zero, 4096) == 0)
+                continue;
+            XXH3_64bits_update(s, &p, sizeof p);
+            XXH3_64bits_update(s, page, 4096);
+        }
+    }
+}
+
+uint64_t monitor_memory_digest(struct monitor *m)
+{
+    XXH3_state_t s;
+    XXH3_64bits_reset(&s);
+    hash_memory(m, &s);
+    return XXH3_64bits_digest(&s);
+}
+
 uint64_t monitor_state_digest(struct monitor *m)
 {
-    XXH3_state_t *s = XXH3_createState();
-    XXH3_64bits_reset(s);
-    XXH3_64bits_update(s, m->vm.mem, m->vm.mem_size);
-    XXH3_64bits_update(s, vm_regs(&m->vm), sizeof(struct kvm_regs));
-    uint64_t d = XXH3_64bits_digest(s);
-    XXH3_freeState(s);
-    return d;
+    XXH3_state_t s;
+    XXH3_64bits_reset(&s);
+    hash_memory(m, &s);
+    XXH3_64bits_update(&s, vm_regs(&m->vm), sizeof(struct kvm_regs));
+    return XXH3_64bits_digest(&s);
 }
 
 uint64_t monitor_input_digest(struct monitor *m, const struct hc_call *c)

@@ -128,6 +128,9 @@ uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev);
  * buffers. Recorder and replayer compare it to detect divergence. */
 uint64_t monitor_input_digest(struct monitor *m, const struct hc_call *c);
 
+/* Digest of all guest memory (pages never written are known to be zero). */
+uint64_t monitor_memory_digest(struct monitor *m);
+
 /* Digest of all guest memory and registers: the final-state check of replay. */
 uint64_t monitor_state_digest(struct monitor *m);
 

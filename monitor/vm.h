@@ -31,6 +31,7 @@ struct vm {
         uint32_t flags;
     } slots[64];
     uint64_t *dirty; /* accumulated dirty-page bitmap, one bit per 4 KiB page */
+    uint64_t *ever;  /* pages written at least once since boot (never cleared) */
 };
 
 /* How a guest page is protected (for watchpoints). */
@@ -57,8 +58,9 @@ int vm_protect_pages(struct vm *vm, const struct vm_page *pages, unsigned n);
 enum vm_page_prot vm_page_protection(const struct vm *vm, uint64_t gpa);
 
 /* Gather KVM's dirty-page logs into vm->dirty (one bit per page written by
- * the guest since the last vm_dirty_clear). Host writes are not logged:
- * callers mark those with vm_dirty_mark. */
+ * the guest since the last vm_dirty_clear) and vm->ever (since boot). Host
+ * writes are not logged: every host path that writes guest memory marks them
+ * with vm_dirty_mark, so a page outside vm->ever is still all zeroes. */
 void vm_dirty_collect(struct vm *vm);
 void vm_dirty_mark(struct vm *vm, uint64_t gpa, uint64_t len);
 void vm_dirty_clear(struct vm *vm);

@@ -68,6 +68,7 @@ void vm_dirty_collect(struct vm *vm)
                 bits &= bits - 1;
                 uint64_t p = first + w * 64 + b;
                 vm->dirty[p / 64] |= 1ull << (p % 64);
+                vm->ever[p / 64] |= 1ull << (p % 64);
             }
         }
         if (bm != stackbuf)
@@ -79,8 +80,10 @@ void vm_dirty_mark(struct vm *vm, uint64_t gpa, uint64_t len)
 {
     if (len == 0 || !vm_gpa(vm, gpa, len))
         return;
-    for (uint64_t p = gpa / 4096; p <= (gpa + len - 1) / 4096; p++)
+    for (uint64_t p = gpa / 4096; p <= (gpa + len - 1) / 4096; p++) {
         vm->dirty[p / 64] |= 1ull << (p % 64);
+        vm->ever[p / 64] |= 1ull << (p % 64);
+    }
 }
 
 void vm_dirty_clear(struct vm *vm)
@@ -192,7 +195,8 @@ int vm_create(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
     madvise(vm->mem, mem_size, MADV_DONTFORK);
     vm->slot_flags = KVM_MEM_LOG_DIRTY_PAGES;
     vm->dirty = calloc((mem_size / 4096 + 63) / 64, sizeof(uint64_t));
-    if (!vm->dirty) {
+    vm->ever = calloc((mem_size / 4096 + 63) / 64, sizeof(uint64_t));
+    if (!vm->dirty || !vm->ever) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -238,6 +242,7 @@ void vm_destroy(struct vm *vm)
     if (vm->mem)
         munmap(vm->mem, vm->mem_size);
     free(vm->dirty);
+    free(vm->ever);
     if (vm->vcpu_fd >= 0)
         close(vm->vcpu_fd);
     if (vm->vm_fd >= 0)
@@ -352,6 +357,8 @@ int vm_boot_long_mode(struct vm *vm, uint64_t entry, uint64_t image_end, const c
     }
     memcpy(bi->cmdline, cmdline, cl + 1);
     bi->cmdline_len = (uint32_t)cl;
+
+    vm_dirty_mark(vm, 0, PVRR_IMAGE_MIN); /* GDT, page tables, boot info */
 
     struct kvm_sregs s;
     vm_get_sregs(vm, &s);

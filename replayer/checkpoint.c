@@ -113,8 +113,9 @@ int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain)
         return -1;
     vm_dirty_collect(vm);
     vm_dirty_clear(vm);
-    for (uint64_t p = 0; p < s->npages; p++)
-        s->base[p] = page_copy(s, vm->mem + p * PAGE);
+    for (uint64_t p = 0; p < s->npages; p++) /* never-written pages are zero (vm.h) */
+        s->base[p] =
+            (vm->ever[p / 64] >> (p % 64)) & 1 ? page_copy(s, vm->mem + p * PAGE) : &zero_page;
     s->ck[s->n++] = ck_new(s, 0, chain);
     return 0;
 }
