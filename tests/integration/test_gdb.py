@@ -192,6 +192,19 @@ class ReplayGdb(PvrrTestCase):
         for cmd in ("when", "goto", "checkpoints"):
             self.assertIn(cmd, out)
 
+    def test_extracted_elf_never_written_through_a_symlink(self):
+        log = self.tmp("h.pvlog")
+        self.run_ok("record", "-o", log, guest("hello"))
+        victim = self.tmp("victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious")
+        os.symlink(victim, log + ".elf")
+        r = pvrr("replay", "--gdb", "127.0.0.1:0", log, timeout=30)
+        self.assertEqual(r.returncode, EXIT_ERROR)
+        self.assertIn(b"cannot write", r.stderr)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious")
+
     def test_nonlocal_address_needs_flag(self):
         log = self.tmp("h.pvlog")
         self.run_ok("record", "-o", log, guest("hello"))
