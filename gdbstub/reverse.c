@@ -86,11 +86,6 @@ struct cache_ent {
     uint64_t used;
 };
 
-struct patch {
-    uint64_t addr;
-    uint8_t orig, patched;
-};
-
 struct timetravel {
     struct target *t;
     struct replayer *r;
@@ -100,7 +95,7 @@ struct timetravel {
     int cur_valid;
     int at_fault; /* the guest ended in a fault: the position is the end of history */
     int busy;
-    struct patch *patch;
+    struct target_swbp *patch; /* its own hlt patches, apart from the user's */
     size_t npatch, cappatch;
     uint64_t *ucount; /* arrivals per user software breakpoint in this interval */
     size_t capu;
@@ -127,24 +122,12 @@ static uint64_t cur_event(struct timetravel *tt)
 
 void tt_patches_remove(struct timetravel *tt)
 {
-    for (size_t i = tt->npatch; i-- > 0;) {
-        if (tt->patch[i].patched) {
-            *(uint8_t *)vm_gpa(&tt->m->vm, tt->patch[i].addr, 1) = tt->patch[i].orig;
-            tt->patch[i].patched = 0;
-        }
-    }
+    swbp_remove_all(&tt->m->vm, tt->patch, tt->npatch);
 }
 
 void tt_patches_insert(struct timetravel *tt)
 {
-    for (size_t i = 0; i < tt->npatch; i++) {
-        uint8_t *p = vm_gpa(&tt->m->vm, tt->patch[i].addr, 1);
-        if (p && !tt->patch[i].patched) {
-            tt->patch[i].orig = *p;
-            *p = HLT;
-            tt->patch[i].patched = 1;
-        }
-    }
+    swbp_insert_all(&tt->m->vm, tt->patch, tt->npatch);
 }
 
 static int patched_at(struct timetravel *tt, uint64_t a)
@@ -165,7 +148,7 @@ static void patch_add(struct timetravel *tt, uint64_t a)
         if (!tt->patch)
             vm_die("out of memory");
     }
-    tt->patch[tt->npatch++] = (struct patch){a, 0, 0};
+    tt->patch[tt->npatch++] = (struct target_swbp){a, 0, 0};
 }
 
 int tt_busy(const struct timetravel *tt)
@@ -201,17 +184,12 @@ static void restore(struct timetravel *tt, const struct checkpoint *c)
 
 /* ---- state matching ---- */
 
-static uint64_t mem_digest(struct monitor *m)
-{
-    return monitor_memory_digest(m);
-}
-
 static void state_capture(struct timetravel *tt, struct tstate *s)
 {
     if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &s->regs) < 0)
         vm_die("KVM_GET_REGS");
     vm_get_fpu(&tt->m->vm, &s->fpu);
-    s->mem = mem_digest(tt->m);
+    s->mem = monitor_memory_digest(tt->m);
 }
 
 static int state_matches(struct timetravel *tt, const struct tstate *want)
@@ -228,7 +206,7 @@ static int state_matches(struct timetravel *tt, const struct tstate *want)
         return 0;
     /* memory is compared with the patches out */
     tt_patches_remove(tt);
-    return mem_digest(tt->m) == want->mem;
+    return monitor_memory_digest(tt->m) == want->mem;
 }
 
 /* ---- the run engine ---- */

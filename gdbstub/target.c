@@ -29,28 +29,36 @@ static struct target_swbp *sw_find(struct target *t, uint64_t addr)
     return NULL;
 }
 
-void target_patches_remove(struct target *t)
+void swbp_remove_all(struct vm *vm, struct target_swbp *b, size_t n)
 {
-    for (size_t i = t->nsw; i-- > 0;) {
-        struct target_swbp *b = &t->sw[i];
-        if (b->patched) {
-            *(uint8_t *)vm_gpa(&t->m->vm, b->addr, 1) = b->orig;
-            b->patched = 0;
+    for (size_t i = n; i-- > 0;) { /* reverse order: overlapping patches unwind */
+        if (b[i].patched) {
+            *(uint8_t *)vm_gpa(vm, b[i].addr, 1) = b[i].orig;
+            b[i].patched = 0;
         }
     }
 }
 
-void target_patches_insert(struct target *t)
+void swbp_insert_all(struct vm *vm, struct target_swbp *b, size_t n)
 {
-    for (size_t i = 0; i < t->nsw; i++) {
-        struct target_swbp *b = &t->sw[i];
-        uint8_t *p = vm_gpa(&t->m->vm, b->addr, 1);
-        if (!b->patched && p) {
-            b->orig = *p;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = vm_gpa(vm, b[i].addr, 1);
+        if (!b[i].patched && p) {
+            b[i].orig = *p;
             *p = HLT;
-            b->patched = 1;
+            b[i].patched = 1;
         }
     }
+}
+
+void target_patches_remove(struct target *t)
+{
+    swbp_remove_all(&t->m->vm, t->sw, t->nsw);
+}
+
+void target_patches_insert(struct target *t)
+{
+    swbp_insert_all(&t->m->vm, t->sw, t->nsw);
 }
 
 static void hook_before_hc(void *ctx)

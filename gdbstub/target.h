@@ -67,6 +67,11 @@ void target_clear(struct target *t);
 
 void target_fini(struct target *t);
 
+/* Put the hlt patches of the (n) breakpoints (b) into guest memory, or take
+ * them out again, remembering each original byte. */
+void swbp_insert_all(struct vm *vm, struct target_swbp *b, size_t n);
+void swbp_remove_all(struct vm *vm, struct target_swbp *b, size_t n);
+
 /* Execution primitives, also used by reverse execution (reverse.c). */
 void target_patches_remove(struct target *t);
 void target_patches_insert(struct target *t);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -238,9 +239,8 @@ int monitor_check_deadlines(struct monitor *m)
         clock_gettime(CLOCK_MONOTONIC, &t);
         if (t.tv_sec > m->deadline.tv_sec ||
             (t.tv_sec == m->deadline.tv_sec && t.tv_nsec >= m->deadline.tv_nsec)) {
-            struct vm_cpu_state now;
-            vm_cpu_save(&m->vm, &now);
-            uint64_t rip = now.regs.rip;
+            struct kvm_regs r;
+            uint64_t rip = ioctl(m->vm.vcpu_fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
             monitor_set_stop(m, MON_TIMEOUT, PVRR_EXIT_TIMEOUT,
                              "guest still running after --timeout %g s (rip 0x%llx, %llu "
                              "hypercalls served)",

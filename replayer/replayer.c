@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *end_reason_name(uint8_t r)
+const char *replayer_end_reason_name(uint8_t r)
 {
     switch (r) {
     case PVLOG_END_EXIT:
@@ -29,7 +29,7 @@ static const char *end_reason_name(uint8_t r)
 }
 
 /* Map a reader error to pvrr's exit status. */
-static int status_of_log_error(enum pvlog_status st)
+int replayer_status_of_log_error(enum pvlog_status st)
 {
     switch (st) {
     case PVLOG_ETRUNCATED:
@@ -101,7 +101,8 @@ diverge(struct replayer *r, const struct hc_call *c, const char *fmt, ...)
 /* The log ended before the guest did. */
 static void log_ended(struct replayer *r)
 {
-    monitor_set_stop(&r->m, MON_LOG_END, status_of_log_error(r->log_status), "%s", r->log_err.msg);
+    monitor_set_stop(&r->m, MON_LOG_END, replayer_status_of_log_error(r->log_status), "%s",
+                     r->log_err.msg);
 }
 
 /* Stop at once if the recording ended here by timeout or interrupt. */
@@ -111,7 +112,7 @@ static int check_cut_end(struct replayer *r)
         (r->ev.end_reason == PVLOG_END_TIMEOUT || r->ev.end_reason == PVLOG_END_ABORT)) {
         monitor_set_stop(&r->m, MON_EXIT, r->ev.status,
                          "the recording ends here (%s after event %" PRIu64 ")",
-                         end_reason_name(r->ev.end_reason), r->next_event);
+                         replayer_end_reason_name(r->ev.end_reason), r->next_event);
         r->cut_end = 1;
         return 1;
     }
@@ -131,7 +132,7 @@ static enum hc_status rep_handler(struct monitor *m, struct hc_call *c)
     const struct pvlog_event *ev = &r->ev;
     if (ev->kind != PVLOG_EV_HYPERCALL) {
         diverge(r, c, "the guest made hypercall %s, but the recording ended here (%s)", d->name,
-                end_reason_name(ev->end_reason));
+                replayer_end_reason_name(ev->end_reason));
         return HC_STOP;
     }
     if (ev->nr != c->nr) {
@@ -198,7 +199,7 @@ int replayer_open(struct replayer *r, const char *path, int out_fd, char *err, s
     if (st != PVLOG_OK) {
         snprintf(err, errlen, "%s: %s", path, perr.msg);
         r->rd = NULL;
-        return status_of_log_error(st);
+        return replayer_status_of_log_error(st);
     }
     r->meta = pvlog_reader_meta(r->rd);
     if (r->meta->abi_version != PVRR_ABI_VERSION) {
@@ -261,7 +262,7 @@ int replayer_finish(struct replayer *r)
         return ev->status;
     if (ev->status != m->stop.status) {
         diverge(r, NULL, "the guest ended with status %d, the recording with %d (%s)",
-                m->stop.status, ev->status, end_reason_name(ev->end_reason));
+                m->stop.status, ev->status, replayer_end_reason_name(ev->end_reason));
         return PVRR_REPLAY_DIVERGED;
     }
     uint64_t fin = monitor_state_digest(m);

@@ -58,6 +58,12 @@ int replayer_run(struct replayer *r);
  * Returns the status as replayer_run does. */
 int replayer_finish(struct replayer *r);
 
+/* The name of a pvlog END reason ("exit", "panic", ...; "unknown" otherwise). */
+const char *replayer_end_reason_name(uint8_t reason);
+
+/* pvrr's exit status for a pvlog reader error (PVRR_REPLAY_* or PVRR_EXIT_ERROR). */
+int replayer_status_of_log_error(enum pvlog_status st);
+
 /* Make the replayer continue at event (event) with register digest chain
  * (chain), after the machine was restored to base (event): the log is
  * re-positioned and any stop is cleared. Returns 0 or -1 (log error). */

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* pvrr's version, shown by --version and stored in recordings. */
+#define PVRR_VERSION_STRING "0.1.0"
+
 /* Options shared by `run` and `record` (the guest and its world). */
 struct run_opts {
     struct monitor_config cfg;

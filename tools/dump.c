@@ -20,18 +20,9 @@ static int open_log(const char *cmd, const char *path, struct pvlog_reader **rd)
     enum pvlog_status st = pvlog_reader_open(rd, path, &err);
     if (st != PVLOG_OK) {
         fprintf(stderr, "pvrr %s: %s: %s\n", cmd, path, err.msg);
-        return st == PVLOG_EVERSION     ? PVRR_REPLAY_VERSION
-               : st == PVLOG_ETRUNCATED ? PVRR_REPLAY_TRUNCATED
-               : st == PVLOG_EIO        ? PVRR_EXIT_ERROR
-                                        : PVRR_REPLAY_CORRUPT;
+        return replayer_status_of_log_error(st);
     }
     return 0;
-}
-
-static const char *end_name(uint8_t r)
-{
-    static const char *names[] = {"?", "exit", "panic", "fault", "timeout", "interrupted"};
-    return r < sizeof names / sizeof names[0] ? names[r] : "?";
 }
 
 /* Describe the recorded argument struct (the bytes written back, if any). */
@@ -135,12 +126,13 @@ int cmd_dump(int argc, char **argv)
             if (json) {
                 jend = json_object_new_object();
                 json_object_object_add(jend, "index", json_object_new_uint64(ev.index));
-                json_object_object_add(jend, "reason",
-                                       json_object_new_string(end_name(ev.end_reason)));
+                json_object_object_add(
+                    jend, "reason",
+                    json_object_new_string(replayer_end_reason_name(ev.end_reason)));
                 json_object_object_add(jend, "status", json_object_new_int(ev.status));
             } else {
-                printf("%8" PRIu64 "  END %s status=%d\n", ev.index, end_name(ev.end_reason),
-                       ev.status);
+                printf("%8" PRIu64 "  END %s status=%d\n", ev.index,
+                       replayer_end_reason_name(ev.end_reason), ev.status);
             }
             continue;
         }
@@ -171,7 +163,7 @@ int cmd_dump(int argc, char **argv)
     rc = 0;
     if (st != PVLOG_END) {
         fprintf(stderr, "pvrr dump: %s: %s\n", argv[optind], err.msg);
-        rc = st == PVLOG_ETRUNCATED ? PVRR_REPLAY_TRUNCATED : PVRR_REPLAY_CORRUPT;
+        rc = replayer_status_of_log_error(st);
     }
     if (json) {
         json_object *root = json_object_new_object();
@@ -239,12 +231,12 @@ int cmd_info(int argc, char **argv)
         if (counts[i])
             printf("  %-14s %" PRIu64 "\n", hc_name((unsigned)i), counts[i]);
     if (st == PVLOG_END) {
-        printf("ended by:      %s, status %d\n", end_name(end_reason), end_status);
+        printf("ended by:      %s, status %d\n", replayer_end_reason_name(end_reason), end_status);
         if (end_wall >= meta->start_wall_ns)
             printf("duration:      %.3f s\n", (double)(end_wall - meta->start_wall_ns) / 1e9);
     } else {
         printf("ended by:      INCOMPLETE: %s\n", err.msg);
-        rc = st == PVLOG_ETRUNCATED ? PVRR_REPLAY_TRUNCATED : PVRR_REPLAY_CORRUPT;
+        rc = replayer_status_of_log_error(st);
     }
     printf("frames:        %" PRIu64 "\n", stats.frames);
     printf("file size:     %" PRIu64 " bytes\n", stats.file_bytes);

@@ -14,8 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PVRR_VERSION_STRING "0.1.0"
-
 static void usage_main(void)
 {
     printf("Usage: pvrr COMMAND [OPTIONS] ...\n"

@@ -17,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PVRR_VERSION_STRING "0.1.0"
-
 static void usage_record(void)
 {
     printf(
