@@ -186,8 +186,7 @@ static void restore(struct timetravel *tt, const struct checkpoint *c)
 
 static void state_capture(struct timetravel *tt, struct tstate *s)
 {
-    if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &s->regs) < 0)
-        vm_die("KVM_GET_REGS");
+    vm_get_regs(&tt->m->vm, &s->regs);
     vm_get_fpu(&tt->m->vm, &s->fpu);
     s->mem = monitor_memory_digest(tt->m);
 }
@@ -195,8 +194,7 @@ static void state_capture(struct timetravel *tt, struct tstate *s)
 static int state_matches(struct timetravel *tt, const struct tstate *want)
 {
     struct kvm_regs r;
-    if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
-        vm_die("KVM_GET_REGS");
+    vm_get_regs(&tt->m->vm, &r);
     if (memcmp(&r, &want->regs, sizeof r) != 0)
         return 0;
     struct kvm_fpu f;
@@ -790,8 +788,8 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
     uint64_t out = vm_regs(&tt->m->vm)->rip - 1;
     {
         struct kvm_regs r;
-        if (ioctl(tt->m->vm.vcpu_fd, KVM_GET_REGS, &r) == 0)
-            out = r.rip - 1;
+        vm_get_regs(&tt->m->vm, &r);
+        out = r.rip - 1;
     }
     const uint8_t *ins = vm_gpa(&tt->m->vm, out, 1);
     if (!ins || *ins != OUT_DX_EAX)

@@ -157,20 +157,16 @@ void target_set_debug(struct target *t, int step, int hw)
 uint64_t target_rip(struct target *t)
 {
     struct kvm_regs r;
-    if (ioctl(t->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
-        vm_die("KVM_GET_REGS");
+    vm_get_regs(&t->m->vm, &r);
     return r.rip;
 }
 
 void target_set_rip(struct target *t, uint64_t rip)
 {
     struct kvm_regs r;
-    if (ioctl(t->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
-        vm_die("KVM_GET_REGS");
+    vm_get_regs(&t->m->vm, &r);
     r.rip = rip;
-    if (ioctl(t->m->vm.vcpu_fd, KVM_SET_REGS, &r) < 0)
-        vm_die("KVM_SET_REGS");
-    t->m->vm.run->s.regs.regs = r;
+    vm_set_regs(&t->m->vm, &r);
 }
 
 /* The guest stopped for good: fill (stop) accordingly. */
@@ -430,8 +426,7 @@ static int op_read_regs(void *tp, struct gdb_regs *g)
     struct kvm_regs r;
     struct kvm_sregs s;
     struct kvm_fpu f;
-    if (ioctl(t->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
-        return -1;
+    vm_get_regs(&t->m->vm, &r);
     vm_get_sregs(&t->m->vm, &s);
     vm_get_fpu(&t->m->vm, &f);
     memset(g, 0, sizeof *g);
@@ -480,17 +475,14 @@ static int op_write_regs(void *tp, const struct gdb_regs *g, char *why, size_t n
     if (refuse_in_replay(t, "registers", why, n) < 0)
         return -1;
     struct kvm_regs r;
-    if (ioctl(t->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
-        return -1;
+    vm_get_regs(&t->m->vm, &r);
     r.rax = g->rax, r.rbx = g->rbx, r.rcx = g->rcx, r.rdx = g->rdx;
     r.rsi = g->rsi, r.rdi = g->rdi, r.rbp = g->rbp, r.rsp = g->rsp;
     r.r8 = g->r8, r.r9 = g->r9, r.r10 = g->r10, r.r11 = g->r11;
     r.r12 = g->r12, r.r13 = g->r13, r.r14 = g->r14, r.r15 = g->r15;
     r.rip = g->rip;
     r.rflags = (r.rflags & ~0xffffffffull) | g->eflags | 0x2;
-    if (ioctl(t->m->vm.vcpu_fd, KVM_SET_REGS, &r) < 0)
-        return -1;
-    t->m->vm.run->s.regs.regs = r;
+    vm_set_regs(&t->m->vm, &r);
     return 0;
 }
 
@@ -674,8 +666,7 @@ static int op_monitor(void *tp, const char *cmd, gdb_out_fn out, void *ctx)
     }
     if (strcmp(cmd, "digest") == 0) {
         struct kvm_regs r;
-        if (ioctl(t->m->vm.vcpu_fd, KVM_GET_REGS, &r) < 0)
-            return -1;
+        vm_get_regs(&t->m->vm, &r);
         t->m->vm.run->s.regs.regs = r;
         outf(out, ctx, "state digest %016" PRIx64 " (all guest memory and registers)\n",
              monitor_state_digest(t->m));

@@ -275,6 +275,7 @@ enum monitor_event monitor_step(struct monitor *m)
     case KVM_EXIT_MMIO:
         return MON_EV_MMIO;
     case KVM_EXIT_SHUTDOWN:
+        m->vm.shut_down = 1;
         fault(m, "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
                  "not handle; registers at the fault:");
         return MON_EV_STOPPED;
@@ -369,9 +370,35 @@ int monitor_kick_every(struct monitor *m, unsigned ms)
     return 0;
 }
 
+/* The canonical register set (formats/pvlog.md): after a triple fault, the
+ * registers at the last exit before it, since some hosts reset the vCPU. */
+static const struct kvm_regs *canonical_regs(struct monitor *m)
+{
+    return m->vm.shut_down ? &m->vm.exit_regs : vm_regs(&m->vm);
+}
+
 uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev)
 {
-    return XXH3_64bits_withSeed(vm_regs(&m->vm), sizeof(struct kvm_regs), prev);
+    return XXH3_64bits_withSeed(canonical_regs(m), sizeof(struct kvm_regs), prev);
+}
+
+/* Copy page (p) into (buf) in its canonical form (formats/pvlog.md): every
+ * present code or data descriptor of the GDT that GDTR points at has its
+ * accessed bit set. Hosts differ in setting it: hardware sets it when a
+ * selector is loaded, QEMU's TCG (under which the emulated-SVM KVM runs) does
+ * not for a code segment loaded by a far return. */
+static void canonical_gdt(uint64_t p, uint8_t *buf, uint64_t gdt_base, uint64_t gdt_end)
+{
+    uint64_t lo = p * 4096, hi = lo + 4096;
+    uint64_t from = gdt_base > lo ? gdt_base : lo, to = gdt_end < hi ? gdt_end : hi;
+    /* descriptors are 8 bytes from the GDT base; the access byte is byte 5 */
+    for (uint64_t d = gdt_base + ((from - gdt_base) & ~7ull); d + 5 < to; d += 8) {
+        if (d + 5 < from)
+            continue;
+        uint8_t *access = buf + (d + 5 - lo);
+        if ((*access & 0x90) == 0x90) /* present, code or data (S=1) */
+            *access |= 1;
+    }
 }
 
 /* Hash guest memory into (s): only pages ever written can hold anything but
@@ -380,6 +407,10 @@ uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev)
 static void hash_memory(struct monitor *m, XXH3_state_t *s)
 {
     static const uint8_t zero[4096];
+    uint8_t canon[4096];
+    struct kvm_sregs sr;
+    vm_get_sregs(&m->vm, &sr);
+    uint64_t gdt_base = sr.gdt.base, gdt_end = sr.gdt.base + (uint64_t)sr.gdt.limit + 1;
     vm_dirty_collect(&m->vm);
     uint64_t npages = m->vm.mem_size / 4096;
     for (uint64_t w = 0; w < (npages + 63) / 64; w++) {
@@ -390,6 +421,11 @@ static void hash_memory(struct monitor *m, XXH3_state_t *s)
             const uint8_t *page = m->vm.mem + p * 4096;
             if (memcmp(page, zero, 4096) == 0)
                 continue;
+            if (gdt_base < (p + 1) * 4096 && gdt_end > p * 4096) {
+                memcpy(canon, page, 4096);
+                canonical_gdt(p, canon, gdt_base, gdt_end);
+                page = canon;
+            }
             XXH3_64bits_update(s, &p, sizeof p);
             XXH3_64bits_update(s, page, 4096);
         }
@@ -409,7 +445,7 @@ uint64_t monitor_state_digest(struct monitor *m)
     XXH3_state_t s;
     XXH3_64bits_reset(&s);
     hash_memory(m, &s);
-    XXH3_64bits_update(&s, vm_regs(&m->vm), sizeof(struct kvm_regs));
+    XXH3_64bits_update(&s, canonical_regs(m), sizeof(struct kvm_regs));
     return XXH3_64bits_digest(&s);
 }
 

@@ -32,6 +32,12 @@ struct vm {
     } slots[64];
     uint64_t *dirty; /* accumulated dirty-page bitmap, one bit per 4 KiB page */
     uint64_t *ever;  /* pages written at least once since boot (never cleared) */
+    /* The last exit was port I/O or MMIO, which this KVM completes at the next
+     * KVM_RUN (vm_settle completes it at once). */
+    int io_pending;
+    int long_mode;             /* vm_boot_long_mode has run */
+    int shut_down;             /* the guest triple-faulted (KVM_EXIT_SHUTDOWN) */
+    struct kvm_regs exit_regs; /* general registers as of the exit before the last one */
 };
 
 /* How a guest page is protected (for watchpoints). */
@@ -101,8 +107,29 @@ const void *vm_cpuid_table(size_t *len);
 void vm_sync_regs_enable(struct vm *vm);
 
 /* One KVM_RUN. Returns 0 on an exit (see vm->run->exit_reason), -1 with errno
- * EINTR when a signal interrupted it, -1 on another error. */
+ * EINTR when a signal interrupted it, -1 on another error.
+ *
+ * The registers seen after a port-I/O exit are canonical (formats/pvlog.md):
+ * rip is the address of the instruction after the `out`, whatever the host
+ * reports. KVM hosts differ here: kvm-amd and kvm-intel report the rip of the
+ * `out` itself and skip it at the next KVM_RUN; the nested PVM KVM of these
+ * machines reports the rip after it. vm_run normalises the former. */
 int vm_run(struct vm *vm);
+
+/* Complete a pending port-I/O or MMIO exit without running guest code (KVM_RUN
+ * with immediate_exit), so that saving, restoring or setting registers sees
+ * a clean instruction boundary. Costs one KVM_RUN ioctl. */
+void vm_settle(struct vm *vm);
+
+/* 1 if this host's KVM reports the rip after an `out` at a port-I/O exit, 0 if
+ * it reports the rip of the `out` (measured once per process with a
+ * throw-away VM), -1 if it could not be measured. */
+int vm_io_exit_rip_after(int kvm_fd);
+
+/* Read or write the general registers (canonical, as vm_run describes); abort
+ * naming the ioctl if it fails. vm_set_regs settles a pending exit first. */
+void vm_get_regs(struct vm *vm, struct kvm_regs *r);
+void vm_set_regs(struct vm *vm, const struct kvm_regs *r);
 
 /* The general registers as of the last exit (synced, no ioctl). */
 static inline struct kvm_regs *vm_regs(struct vm *vm)

@@ -403,6 +403,8 @@ int vm_boot_long_mode(struct vm *vm, uint64_t entry, uint64_t image_end, const c
     fpu.mxcsr = 0x1f80;
     if (ioctl(vm->vcpu_fd, KVM_SET_FPU, &fpu) < 0)
         vm_die("KVM_SET_FPU");
+    vm->long_mode = 1;
+    vm->exit_regs = r;
     return 0;
 }
 
@@ -411,11 +413,157 @@ void vm_sync_regs_enable(struct vm *vm)
     vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 }
 
+/* Run a throw-away real-mode VM whose first instruction is `out %al,(%dx)`
+ * (one byte) and see which rip the port-I/O exit reports: 1 (after it), 0 (the
+ * out itself), -1 (the probe failed). */
+static int probe_io_exit_rip(int kvm_fd)
+{
+    int result = -1, vmfd = -1, cpufd = -1;
+    struct kvm_run *run = MAP_FAILED;
+    long runsz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    uint8_t *mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (runsz <= 0 || mem == MAP_FAILED)
+        goto out;
+    mem[0] = 0xee; /* out %al,(%dx) */
+    mem[1] = 0xf4; /* hlt */
+    vmfd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+    if (vmfd < 0)
+        goto out;
+    struct kvm_userspace_memory_region region = {
+        .slot = 0, .guest_phys_addr = 0, .memory_size = 4096, .userspace_addr = (uintptr_t)mem};
+    if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        goto out;
+    cpufd = ioctl(vmfd, KVM_CREATE_VCPU, 0);
+    if (cpufd < 0)
+        goto out;
+    run = mmap(NULL, (size_t)runsz, PROT_READ | PROT_WRITE, MAP_SHARED, cpufd, 0);
+    if (run == MAP_FAILED)
+        goto out;
+    struct kvm_sregs sr;
+    if (ioctl(cpufd, KVM_GET_SREGS, &sr) < 0)
+        goto out;
+    sr.cs.base = 0;
+    sr.cs.selector = 0;
+    if (ioctl(cpufd, KVM_SET_SREGS, &sr) < 0)
+        goto out;
+    struct kvm_regs r = {.rip = 0, .rdx = 0x80, .rflags = 2};
+    if (ioctl(cpufd, KVM_SET_REGS, &r) < 0)
+        goto out;
+    if (ioctl(cpufd, KVM_RUN, 0) < 0 || run->exit_reason != KVM_EXIT_IO)
+        goto out;
+    if (ioctl(cpufd, KVM_GET_REGS, &r) < 0)
+        goto out;
+    result = r.rip == 1 ? 1 : r.rip == 0 ? 0 : -1;
+out:
+    if (run != MAP_FAILED)
+        munmap(run, (size_t)runsz);
+    if (cpufd >= 0)
+        close(cpufd);
+    if (vmfd >= 0)
+        close(vmfd);
+    if (mem != MAP_FAILED)
+        munmap(mem, 4096);
+    return result;
+}
+
+int vm_io_exit_rip_after(int kvm_fd)
+{
+    static int known = -2;
+    if (known == -2)
+        known = probe_io_exit_rip(kvm_fd);
+    return known;
+}
+
+/* Length of the port-output instruction at (rip): legacy and REX prefixes,
+ * then out imm8 (2 bytes) or out dx (1 byte); 0 if it is not one. */
+static unsigned out_insn_len(const struct vm *vm, uint64_t rip)
+{
+    for (unsigned n = 0; n < 15; n++) {
+        const uint8_t *b = vm_gpa(vm, rip + n, 1);
+        if (!b)
+            return 0;
+        switch (*b) {
+        case 0x66:
+        case 0x67:
+        case 0xf2:
+        case 0xf3:
+        case 0x2e:
+        case 0x36:
+        case 0x3e:
+        case 0x26:
+        case 0x64:
+        case 0x65:
+            continue;
+        case 0xe6:
+        case 0xe7:
+            return n + 2;
+        case 0xee:
+        case 0xef:
+            return n + 1;
+        default:
+            if ((*b & 0xf0) == 0x40) /* REX */
+                continue;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int vm_run(struct vm *vm)
 {
+    vm->exit_regs = vm->run->s.regs.regs;
     int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
     vm->run->kvm_dirty_regs = 0;
-    return rc < 0 ? -1 : 0;
+    vm->io_pending = 0;
+    if (rc < 0)
+        return -1;
+    struct kvm_run *run = vm->run;
+    if (run->exit_reason == KVM_EXIT_MMIO) {
+        vm->io_pending = 1;
+    } else if (run->exit_reason == KVM_EXIT_IO) {
+        vm->io_pending = 1;
+        /* Canonical rip: the instruction after the out. Loading the advanced
+         * rip at the next KVM_RUN also cancels KVM's own skip (it skips only
+         * while rip still points at the out). */
+        if (run->io.direction == KVM_EXIT_IO_OUT && vm_io_exit_rip_after(vm->kvm_fd) == 0) {
+            struct kvm_regs *r = &run->s.regs.regs;
+            unsigned len = out_insn_len(vm, r->rip);
+            if (len) {
+                r->rip += len;
+                run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+            }
+        }
+    }
+    return 0;
+}
+
+void vm_settle(struct vm *vm)
+{
+    vm->run->immediate_exit = 1;
+    int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = 0;
+    vm->run->kvm_dirty_regs = 0;
+    vm->io_pending = 0;
+    if (rc < 0 && errno != EINTR)
+        vm_die("KVM_RUN (immediate exit)");
+}
+
+void vm_get_regs(struct vm *vm, struct kvm_regs *r)
+{
+    /* kvm_run's synced registers are the truth while they are marked dirty */
+    if (vm->run->kvm_dirty_regs & KVM_SYNC_X86_REGS)
+        *r = vm->run->s.regs.regs;
+    else if (ioctl(vm->vcpu_fd, KVM_GET_REGS, r) < 0)
+        vm_die("KVM_GET_REGS");
+}
+
+void vm_set_regs(struct vm *vm, const struct kvm_regs *r)
+{
+    vm_settle(vm);
+    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, r) < 0)
+        vm_die("KVM_SET_REGS");
+    vm->run->s.regs.regs = *r;
+    vm->run->kvm_dirty_regs = 0;
 }
 
 void vm_get_sregs(struct vm *vm, struct kvm_sregs *s)
@@ -443,11 +591,7 @@ int vm_set_guest_debug(struct vm *vm, uint32_t control, const uint64_t dr[4], ui
 
 void vm_cpu_save(struct vm *vm, struct vm_cpu_state *st)
 {
-    /* kvm_run's synced registers are the truth between exits. */
-    if (vm->run->kvm_dirty_regs & KVM_SYNC_X86_REGS)
-        st->regs = vm->run->s.regs.regs;
-    else if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0)
-        vm_die("KVM_GET_REGS");
+    vm_get_regs(vm, &st->regs);
     vm_get_sregs(vm, &st->sregs);
     vm_get_fpu(vm, &st->fpu);
     if (ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &st->xsave) < 0)
@@ -461,6 +605,7 @@ void vm_cpu_save(struct vm *vm, struct vm_cpu_state *st)
 
 void vm_cpu_restore(struct vm *vm, const struct vm_cpu_state *st)
 {
+    vm_settle(vm);
     if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &st->sregs) < 0)
         vm_die("KVM_SET_SREGS");
     if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0)
@@ -480,10 +625,25 @@ void vm_cpu_restore(struct vm *vm, const struct vm_cpu_state *st)
 void vm_dump_regs(struct vm *vm, FILE *f)
 {
     struct kvm_regs r;
-    if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
-        vm_die("KVM_GET_REGS");
+    vm_get_regs(vm, &r);
     struct kvm_sregs s;
     vm_get_sregs(vm, &s);
+    if (vm->long_mode && !(s.cr0 & 0x80000000ull)) {
+        /* A pvrr guest never leaves long mode: the host reset the vCPU, as
+         * kvm-amd does at a triple fault (shutdown). */
+        r = vm->exit_regs;
+        fprintf(f, "  (this host's KVM reset the vCPU, so its registers at the fault are lost;\n"
+                   "   general registers as the guest last left them, at its last exit:)\n");
+        fprintf(f,
+                "  rip %016llx  rsp %016llx  rbp %016llx  rflags %08llx\n"
+                "  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n"
+                "  rsi %016llx  rdi %016llx  r8  %016llx  r9  %016llx\n"
+                "  r10 %016llx  r11 %016llx  r12 %016llx  r13 %016llx\n"
+                "  r14 %016llx  r15 %016llx\n",
+                r.rip, r.rsp, r.rbp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.r8, r.r9,
+                r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
+        return;
+    }
     fprintf(f,
             "  rip %016llx  rsp %016llx  rbp %016llx  rflags %08llx\n"
             "  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n"

@@ -54,11 +54,7 @@ static struct ck_page *page_copy(struct ck_store *s, const uint8_t *d)
 
 void ck_settle(struct vm *vm)
 {
-    vm->run->immediate_exit = 1;
-    int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
-    vm->run->immediate_exit = 0;
-    if (rc < 0 && errno != EINTR)
-        vm_die("KVM_RUN (immediate exit)");
+    vm_settle(vm);
 }
 
 /* Bring s->base up to date with the dirty pages of current memory. */

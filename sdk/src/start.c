@@ -82,8 +82,9 @@ static void setup_gdt_tss(void)
     /* Same code and data descriptors as the monitor's GDT, so selectors keep
      * their meaning; the TSS descriptor takes two slots. */
     gdt[0] = 0;
-    gdt[1] = 0x00af9a000000ffffull; /* 64-bit code, DPL 0 */
-    gdt[2] = 0x00cf92000000ffffull; /* data, DPL 0 */
+    /* accessed bits preset: the CPU need not write them (hosts differ) */
+    gdt[1] = 0x00af9b000000ffffull; /* 64-bit code, DPL 0 */
+    gdt[2] = 0x00cf93000000ffffull; /* data, DPL 0 */
     uint64_t base = (uint64_t)(uintptr_t)&tss;
     uint64_t limit = sizeof tss - 1;
     gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) /* present, TSS */

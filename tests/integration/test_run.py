@@ -115,8 +115,14 @@ class BadGuests(PvrrTestCase):
                     r"argument struct \[0x4000000, 0x4000018\) lies outside guest RAM")
 
     def test_triple_fault_reports_registers(self):
-        self.expect(["run", guest("fault"), "--", "triple"], EXIT_PANIC,
-                    r"triple fault", r"rip [0-9a-f]{16}", r"cr3 0000000000010000")
+        # pvrr names the triple fault and dumps registers: the state at the fault
+        # where the host keeps it (cr3 is pvrr's boot page table), else, on hosts
+        # that reset the vCPU at a shutdown (kvm-amd), says so and gives the
+        # registers at the guest's last exit.
+        err = self.expect(["run", guest("fault"), "--", "triple"], EXIT_PANIC,
+                          r"triple fault", r"rip [0-9a-f]{16}", r"rsp [0-9a-f]{16}")
+        self.assertRegex(err, r"cr3 0000000000010000|"
+                         r"reset the vCPU, so its registers at the fault are lost")
 
     def test_page_fault_reported_by_sdk(self):
         self.expect(["run", guest("fault"), "--", "null"], EXIT_PANIC,
