@@ -388,6 +388,9 @@ static void run(struct timetravel *tt, struct runspec *rs)
     if (rs->scan) {
         for (size_t i = 0; i < tt->t->nsw; i++)
             patch_add(tt, tt->t->sw[i].addr);
+        for (int i = 0; i < 4 && tt->t->hw_patched; i++)
+            if (tt->t->hw_on[i])
+                patch_add(tt, tt->t->hw[i]);
         user_counts_reset(tt);
     }
     target_watch_protect(tt->t, (rs->scan || rs->protect) && tt->t->nwp > 0);

@@ -53,12 +53,30 @@ void swbp_insert_all(struct vm *vm, struct target_swbp *b, size_t n)
 
 void target_patches_remove(struct target *t)
 {
+    swbp_remove_all(&t->m->vm, t->hwp, t->nhwp);
     swbp_remove_all(&t->m->vm, t->sw, t->nsw);
 }
 
 void target_patches_insert(struct target *t)
 {
     swbp_insert_all(&t->m->vm, t->sw, t->nsw);
+    if (t->hw_patched) {
+        swbp_remove_all(&t->m->vm, t->hwp, t->nhwp);
+        t->nhwp = 0;
+        for (int i = 0; i < 4; i++)
+            if (t->hw_on[i])
+                t->hwp[t->nhwp++] = (struct target_swbp){t->hw[i], 0, 0};
+        swbp_insert_all(&t->m->vm, t->hwp, t->nhwp);
+    }
+}
+
+/* 1 if (addr) is a hardware breakpoint implemented as a patch. */
+static int hwp_at(struct target *t, uint64_t addr)
+{
+    for (size_t i = 0; i < t->nhwp; i++)
+        if (t->hwp[i].addr == addr)
+            return 1;
+    return 0;
 }
 
 static void hook_before_hc(void *ctx)
@@ -141,7 +159,7 @@ void target_set_debug(struct target *t, int step, int hw)
     uint64_t dr7 = 0;
     if (step)
         ctl |= KVM_GUESTDBG_SINGLESTEP;
-    if (hw) {
+    if (hw && !t->hw_patched) {
         for (int i = 0; i < 4; i++)
             if (t->hw_on[i])
                 dr7 |= DR7_ENABLE(i);
@@ -367,9 +385,9 @@ int target_cont(struct target *t, struct gdb_stop *stop, uint64_t range_start, u
         }
         if (ev == MON_EV_HLT) {
             uint64_t at = target_rip(t) - 1;
-            if (sw_find(t, at)) {
+            if (sw_find(t, at) || hwp_at(t, at)) {
                 target_set_rip(t, at);
-                stop->kind = GDB_STOP_SWBREAK;
+                stop->kind = sw_find(t, at) ? GDB_STOP_SWBREAK : GDB_STOP_HWBREAK;
                 break;
             }
             target_patches_remove(t);
@@ -737,6 +755,9 @@ void target_init(struct target *t, struct monitor *m, struct replayer *r)
     memset(t, 0, sizeof *t);
     t->m = m;
     t->r = r;
+    /* PVRR_KVM_HW_BREAKPOINTS=patch forces the fallback (tests use it) */
+    const char *hwbp = getenv("PVRR_KVM_HW_BREAKPOINTS");
+    t->hw_patched = (hwbp && strcmp(hwbp, "patch") == 0) || !vm_hw_breakpoints_work(m->vm.kvm_fd);
     m->before_hc = hook_before_hc;
     m->after_hc = hook_after_hc;
     m->hook_ctx = t;

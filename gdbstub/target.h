@@ -8,7 +8,9 @@
  *     replaced by hlt (0xf4) while the guest runs, and the KVM_EXIT_HLT at
  *     address+1 is recognised; patches are removed whenever the monitor or
  *     the debugger looks at memory, so gdb and hypercall handlers never see them;
- *   - hardware breakpoints (Z1): debug registers DR0-DR3 (KVM_GUESTDBG_USE_HW_BP);
+ *   - hardware breakpoints (Z1): debug registers DR0-DR3 (KVM_GUESTDBG_USE_HW_BP),
+ *     or, on a host whose debug registers never fire (measured at start), hlt
+ *     patches like software breakpoints, still reported to gdb as hardware ones;
  *   - write watchpoints (Z2): the watched pages are made read-only memory slots,
  *     each guest write exits as KVM_EXIT_MMIO, the debugger performs it and
  *     stops if a watched byte changed; writes by hypercalls are compared too;
@@ -45,6 +47,11 @@ struct target {
     size_t nsw, capsw;
     uint64_t hw[4];
     uint8_t hw_on[4];
+    /* hardware breakpoints as hlt patches, on hosts whose debug registers do
+     * not fire (vm_hw_breakpoints_work) */
+    struct target_swbp hwp[4];
+    size_t nhwp;
+    int hw_patched;
     struct target_watch {
         uint64_t addr, len;
         int type; /* GDB_WP_WRITE, GDB_WP_READ or GDB_WP_ACCESS */

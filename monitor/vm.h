@@ -126,6 +126,12 @@ void vm_settle(struct vm *vm);
  * throw-away VM), -1 if it could not be measured. */
 int vm_io_exit_rip_after(int kvm_fd);
 
+/* 1 if this host's KVM delivers hardware execution breakpoints (DR0-DR3
+ * with KVM_GUESTDBG_USE_HW_BP), 0 if not: under QEMU 7.2's TCG with an
+ * emulated SVM CPU (kvm-amd running nested) they never fire. Measured once per
+ * process with a throw-away VM. */
+int vm_hw_breakpoints_work(int kvm_fd);
+
 /* Read or write the general registers (canonical, as vm_run describes); abort
  * naming the ioctl if it fails. vm_set_regs settles a pending exit first. */
 void vm_get_regs(struct vm *vm, struct kvm_regs *r);

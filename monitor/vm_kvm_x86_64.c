@@ -413,10 +413,11 @@ void vm_sync_regs_enable(struct vm *vm)
     vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 }
 
-/* Run a throw-away real-mode VM whose first instruction is `out %al,(%dx)`
- * (one byte) and see which rip the port-I/O exit reports: 1 (after it), 0 (the
- * out itself), -1 (the probe failed). */
-static int probe_io_exit_rip(int kvm_fd)
+/* Run (code) in a throw-away one-page real-mode VM at address 0 until its
+ * first exit, with a hardware execution breakpoint at (hwbp) unless it is -1.
+ * Returns 0 with the exit reason and rip, or -1 if the probe itself failed. */
+static int probe_run(int kvm_fd, const uint8_t *code, size_t n, long hwbp, uint32_t *reason,
+                     uint64_t *rip)
 {
     int result = -1, vmfd = -1, cpufd = -1;
     struct kvm_run *run = MAP_FAILED;
@@ -424,8 +425,7 @@ static int probe_io_exit_rip(int kvm_fd)
     uint8_t *mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (runsz <= 0 || mem == MAP_FAILED)
         goto out;
-    mem[0] = 0xee; /* out %al,(%dx) */
-    mem[1] = 0xf4; /* hlt */
+    memcpy(mem, code, n);
     vmfd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
     if (vmfd < 0)
         goto out;
@@ -449,11 +449,20 @@ static int probe_io_exit_rip(int kvm_fd)
     struct kvm_regs r = {.rip = 0, .rdx = 0x80, .rflags = 2};
     if (ioctl(cpufd, KVM_SET_REGS, &r) < 0)
         goto out;
-    if (ioctl(cpufd, KVM_RUN, 0) < 0 || run->exit_reason != KVM_EXIT_IO)
+    if (hwbp >= 0) {
+        struct kvm_guest_debug dbg;
+        memset(&dbg, 0, sizeof dbg);
+        dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+        dbg.arch.debugreg[0] = (uint64_t)hwbp;
+        dbg.arch.debugreg[7] = 0x2; /* G0: execute, 1 byte */
+        if (ioctl(cpufd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
+            goto out;
+    }
+    if (ioctl(cpufd, KVM_RUN, 0) < 0 || ioctl(cpufd, KVM_GET_REGS, &r) < 0)
         goto out;
-    if (ioctl(cpufd, KVM_GET_REGS, &r) < 0)
-        goto out;
-    result = r.rip == 1 ? 1 : r.rip == 0 ? 0 : -1;
+    *reason = run->exit_reason;
+    *rip = r.rip;
+    result = 0;
 out:
     if (run != MAP_FAILED)
         munmap(run, (size_t)runsz);
@@ -469,8 +478,28 @@ out:
 int vm_io_exit_rip_after(int kvm_fd)
 {
     static int known = -2;
-    if (known == -2)
-        known = probe_io_exit_rip(kvm_fd);
+    if (known == -2) {
+        static const uint8_t code[] = {0xee, 0xf4}; /* out %al,(%dx); hlt */
+        uint32_t reason;
+        uint64_t rip;
+        known = -1;
+        if (probe_run(kvm_fd, code, sizeof code, -1, &reason, &rip) == 0 && reason == KVM_EXIT_IO &&
+            rip <= 1)
+            known = (int)rip;
+    }
+    return known;
+}
+
+int vm_hw_breakpoints_work(int kvm_fd)
+{
+    static int known = -1;
+    if (known < 0) {
+        static const uint8_t code[] = {0x90, 0x90, 0xee, 0xf4}; /* nop; nop; out; hlt */
+        uint32_t reason;
+        uint64_t rip;
+        known = probe_run(kvm_fd, code, sizeof code, 1, &reason, &rip) == 0 &&
+                reason == KVM_EXIT_DEBUG && rip == 1;
+    }
     return known;
 }
 

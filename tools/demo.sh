@@ -12,10 +12,35 @@ log="$out/kvstore.pvlog"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+[ -x "$pvrr" ] || { echo "demo: $pvrr not found: build first (see README.md)" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+# pvrr needs an execution engine: without a working /dev/kvm, run the whole demo
+# inside a QEMU machine that has one (tools/with-kvm), and say so.
+if ! probe=$("$pvrr" run "$build/guests/hello.elf" 2>&1 >/dev/null); then
+    if [ -z "${PVRR_DEMO_IN_WITH_KVM:-}" ] && [ -x "$here/with-kvm" ]; then
+        echo "demo: pvrr cannot start a guest here: ${probe##*pvrr run: }"
+        echo "demo: running the demo through tools/with-kvm instead"
+        PVRR_DEMO_IN_WITH_KVM=1 exec "$here/with-kvm" "$0" "$@"
+    fi
+    echo "demo: pvrr cannot start a guest on this machine:" >&2
+    echo "$probe" >&2
+    echo "demo: run it where /dev/kvm works, or through tools/with-kvm (README.md)" >&2
+    exit 125
+fi
+
 step "1. Record kvstore until a run fails (it corrupts its table in about one run in four)"
 echo "\$ $pvrr record --until-fail 50 -o $log $guest"
-"$pvrr" record --until-fail 50 -o "$log" "$guest" || true
-[ -f "$log" ] || { echo "no failing run in 50 runs; try again"; exit 1; }
+rm -f "$log"
+status=0
+"$pvrr" record --until-fail 50 -o "$log" "$guest" || status=$?
+if [ ! -f "$log" ]; then
+    if [ "$status" -eq 1 ]; then
+        echo "demo: no failing run in 50 runs (it fails about one run in four): run the demo again" >&2
+    else
+        echo "demo: pvrr record failed (exit status $status), see above" >&2
+    fi
+    exit "$status"
+fi
 
 step "2. What the recording holds"
 "$pvrr" info "$log"

@@ -103,9 +103,10 @@ class PvrrTestCase(unittest.TestCase):
 class GdbServer:
     """`pvrr replay --gdb 127.0.0.1:0 LOG` (or run) in the background; .port once listening."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, env=None):
         self.proc = subprocess.Popen([PVRR, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     env=None if env is None else {**os.environ, **env})
         self.port = None
         self.err = b""
         deadline = time.time() + 30

@@ -17,8 +17,8 @@ def src_line(marker, filename="kvstore.c"):
 
 
 class LiveGdb(PvrrTestCase):
-    def serve(self, name, *args):
-        s = GdbServer("run", "--gdb", "127.0.0.1:0", guest(name), "--", *args)
+    def serve(self, name, *args, env=None):
+        s = GdbServer("run", "--gdb", "127.0.0.1:0", guest(name), "--", *args, env=env)
         self.addCleanup(s.kill)
         return s
 
@@ -71,11 +71,19 @@ class LiveGdb(PvrrTestCase):
                                                r"store.live\s+Value = \d+", out)), 2, out[-2000:])
 
     def test_hardware_breakpoint(self):
-        s = self.serve("kvstore", "ops=600")
-        out = gdb_batch(guest("kvstore"), s.port, ["hbreak verify", "continue", "print done",
-                                                    "kill"])
-        self.assertIn("Hardware assisted breakpoint 1", out)
-        self.assertRegex(out, r"Breakpoint 1, verify \(.*done=done@entry=500\)")
+        # debug registers where the host's KVM delivers them, patches where it does
+        # not (QEMU's emulated SVM); PVRR_KVM_HW_BREAKPOINTS=patch forces the latter
+        for env in (None, {"PVRR_KVM_HW_BREAKPOINTS": "patch"}):
+            with self.subTest(env=env):
+                s = self.serve("kvstore", "ops=600", env=env)
+                out = gdb_batch(guest("kvstore"), s.port, [
+                    "hbreak verify", "continue", "print done", "x/1xb verify",
+                    "continue", "kill"])
+                self.assertIn("Hardware assisted breakpoint 1", out)
+                self.assertRegex(out, r"Breakpoint 1, verify \(.*done=done@entry=500\)")
+                # gdb never sees a patched byte, and the breakpoint fires again
+                self.assertRegex(out, r"<verify>:\s+0x(?!f4)[0-9a-f]{2}")
+                self.assertEqual(len(re.findall(r"Breakpoint 1, verify", out)), 2, out)
 
     def test_adjacent_software_breakpoints(self):
         s = self.serve("hello")

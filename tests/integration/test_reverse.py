@@ -105,6 +105,21 @@ class ReverseCommands(ReverseCase):
         self.assertEqual(nentries2, nentries)
         self.assertEqual(pos_prev, nentries - 2, out)
 
+    def test_reverse_continue_to_hardware_breakpoint(self):
+        log, _ = self.kvstore_log()
+        for env in (None, {"PVRR_KVM_HW_BREAKPOINTS": "patch"}):
+            with self.subTest(env=env):
+                s = GdbServer("replay", "--gdb", "127.0.0.1:0", log, env=env)
+                self.addCleanup(s.kill)
+                out = gdb_batch(log + ".elf", s.port, [
+                    "break verify", "continue", "delete", "hbreak index_insert",
+                    "reverse-continue", "info registers rip", "print index_insert == $pc",
+                    "x/1xb index_insert", "kill"])
+                self.assertIn("Hardware assisted breakpoint 2", out)
+                self.assertRegex(out, r"Breakpoint 2, (0x[0-9a-f]+ in )?index_insert \(", out)
+                self.assertIn("= 1", out)
+                self.assertRegex(out, r"<index_insert>:\s+0x(?!f4)[0-9a-f]{2}")
+
     def test_read_watchpoint_in_reverse(self):
         log, _ = self.kvstore_log("800")
         s = self.replay_server(log)
@@ -143,12 +158,17 @@ class ReverseCommands(ReverseCase):
 
     def test_monitor_goto_when_checkpoints(self):
         log, _ = self.kvstore_log("500")
+        # a run that fails ends early: pick events inside this recording
+        info = self.run_ok("info", log)
+        n = int(re.search(r"hypercalls:\s+(\d+)", text(info.stdout)).group(1))
+        self.assertGreaterEqual(n, 4, text(info.stdout))
+        late, early = n - 2, n // 3
         s = self.replay_server(log)
         out = gdb_batch(log + ".elf", s.port, [
-            "monitor goto 9", "monitor when", "monitor goto 5", "monitor when",
-            "monitor checkpoints", "monitor goto 999999", "kill"])
-        self.assertIn("event 9 + 0 steps", out)
-        self.assertIn("event 5 + 0 steps", out)
+            "monitor goto %d" % late, "monitor when", "monitor goto %d" % early,
+            "monitor when", "monitor checkpoints", "monitor goto 999999", "kill"])
+        self.assertIn("event %d + 0 steps" % late, out)
+        self.assertIn("event %d + 0 steps" % early, out)
         self.assertRegex(out, r"\d+ checkpoints \(\d+ taken")
         self.assertIn("past the end of the recording", out)
 
