@@ -226,6 +226,7 @@ int cmd_info(int argc, char **argv)
     printf("disk:          %" PRIu64 " sectors%s\n", meta->disk_sectors,
            meta->disk_sectors ? (meta->disk_writable ? " (read-write)" : " (read-only)") : "");
     printf("recorded by:   pvrr %s\n", meta->pvrr_version ? meta->pvrr_version : "?");
+    printf("recorded on:   %s\n", pvlog_engine_name(meta->engine));
     printf("hypercalls:    %" PRIu64 "\n", n);
     for (int i = 0; i < PVRR_HC_MAX; i++)
         if (counts[i])
