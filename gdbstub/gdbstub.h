@@ -164,7 +164,7 @@ int gdbstub_serve(int fd, const struct gdb_target_ops *ops, void *target);
  * stop now (with GDB_STOP_INTERRUPT); it keeps returning nonzero until the
  * resume returns. Cheap when no byte arrived (one poll()). Call it from the
  * thread inside ops->resume, never from a signal handler: a timer signal
- * should only make KVM_RUN return (EINTR), and the loop then calls this.
+ * should only kick the execution engine (vm_kick), and the loop then calls this.
  */
 int gdbstub_poll_interrupt(struct gdbstub *stub);
 

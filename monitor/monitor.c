@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,7 +45,6 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
     m->disk_fd = -1;
     m->in_fd = -1;
     m->out_fd = STDOUT_FILENO;
-    m->vm.kvm_fd = m->vm.vm_fd = m->vm.vcpu_fd = -1;
     if (m->cfg.mem_size == 0)
         m->cfg.mem_size = MONITOR_DEFAULT_MEM;
     if (m->cfg.mem_size % 4096 != 0 || m->cfg.mem_size < (2u << 20) ||
@@ -65,7 +63,7 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         snprintf(err, errlen, "%s: %s", cfg->elf_name ? cfg->elf_name : "guest ELF", eerr);
         return -1;
     }
-    if (vm_create(&m->vm, m->cfg.mem_size, err, errlen) < 0)
+    if (vm_create(&m->vm, m->cfg.engine, m->cfg.mem_size, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < img.nsegs; i++) {
         const struct pvrr_elf_segment *s = &img.segs[i];
@@ -107,7 +105,6 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         m->in_fd = fstat(STDIN_FILENO, &st) == 0 ? STDIN_FILENO : -1;
     }
     memcpy(m->handlers, hc_live_handlers, sizeof m->handlers);
-    vm_sync_regs_enable(&m->vm);
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
     if (m->cfg.timeout_s > 0) {
         m->deadline = m->t0;
@@ -153,34 +150,28 @@ static void __attribute__((format(printf, 2, 3))) fault(struct monitor *m, const
     monitor_set_stop(m, MON_FAULT, PVRR_EXIT_PANIC, "%s\n%s", head, regs);
 }
 
-static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, uint64_t rip);
+static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, uint64_t rip,
+                                uint32_t gpa32);
 
-/* Serve the hypercall the guest requested with this port-I/O exit. */
+/* Serve the hypercall the guest requested with this port-I/O event. */
 static enum monitor_event dispatch_io(struct monitor *m)
 {
-    struct kvm_run *run = m->vm.run;
-    uint64_t rip = vm_regs(&m->vm)->rip;
-    uint16_t port = run->io.port;
-    if (port < PVRR_HC_PORT_BASE || port >= PVRR_HC_PORT_BASE + 0x100 ||
-        run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
+    struct engine_regs r;
+    vm_get_regs(&m->vm, &r);
+    uint16_t port = m->ev.io.port;
+    if (port < PVRR_HC_PORT_BASE || port >= PVRR_HC_PORT_BASE + 0x100 || !m->ev.io.is_out ||
+        m->ev.io.size != 4) {
         fault(m, "guest %s I/O port 0x%x (size %u) at rip 0x%llx: not a pvrr hypercall",
-              run->io.direction == KVM_EXIT_IO_OUT ? "wrote" : "read", port, run->io.size,
-              (unsigned long long)rip);
+              m->ev.io.is_out ? "wrote" : "read", port, m->ev.io.size, (unsigned long long)r.rip);
         return MON_EV_STOPPED;
     }
-    unsigned nr = port - PVRR_HC_PORT_BASE;
-    if (m->before_hc)
-        m->before_hc(m->hook_ctx);
-    enum monitor_event ev = serve(m, nr, port, rip);
-    if (m->after_hc)
-        m->after_hc(m->hook_ctx);
-    return ev;
+    return serve(m, port - PVRR_HC_PORT_BASE, port, r.rip, m->ev.io.value);
 }
 
 /* Copy in, validate and serve hypercall (nr). */
-static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, uint64_t rip)
+static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, uint64_t rip,
+                                uint32_t gpa32)
 {
-    struct kvm_run *run = m->vm.run;
     if (nr >= PVRR_HC_MAX) {
         fault(m, "unknown hypercall %u (port 0x%x) at rip 0x%llx", nr, port,
               (unsigned long long)rip);
@@ -190,8 +181,6 @@ static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, u
     struct hc_call c;
     c.nr = (uint16_t)nr;
     c.rip = rip;
-    uint32_t gpa32;
-    memcpy(&gpa32, (uint8_t *)run + run->io.data_offset, sizeof gpa32);
     c.gpa = gpa32;
     const void *src = vm_gpa(&m->vm, c.gpa, d->size);
     if (!src) {
@@ -239,8 +228,9 @@ int monitor_check_deadlines(struct monitor *m)
         clock_gettime(CLOCK_MONOTONIC, &t);
         if (t.tv_sec > m->deadline.tv_sec ||
             (t.tv_sec == m->deadline.tv_sec && t.tv_nsec >= m->deadline.tv_nsec)) {
-            struct kvm_regs r;
-            uint64_t rip = ioctl(m->vm.vcpu_fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
+            struct engine_regs r;
+            vm_get_regs(&m->vm, &r);
+            uint64_t rip = r.rip;
             monitor_set_stop(m, MON_TIMEOUT, PVRR_EXIT_TIMEOUT,
                              "guest still running after --timeout %g s (rip 0x%llx, %llu "
                              "hypercalls served)",
@@ -252,90 +242,74 @@ int monitor_check_deadlines(struct monitor *m)
     return 0;
 }
 
-enum monitor_event monitor_step(struct monitor *m)
+enum monitor_event monitor_step(struct monitor *m, const struct engine_run_args *a)
 {
     if (m->stop.reason != MON_RUNNING)
         return MON_EV_STOPPED;
-    if (vm_run(&m->vm) < 0) {
-        if (errno == EINTR || errno == EAGAIN) {
-            m->vm.run->immediate_exit = 0;
-            return monitor_check_deadlines(m) ? MON_EV_STOPPED : MON_EV_INTERRUPTED;
-        }
-        monitor_set_stop(m, MON_FAULT, PVRR_EXIT_ERROR, "KVM_RUN failed: %s", strerror(errno));
-        return MON_EV_STOPPED;
-    }
-    struct kvm_run *run = m->vm.run;
-    switch (run->exit_reason) {
-    case KVM_EXIT_IO:
+    vm_run(&m->vm, a, &m->ev);
+    switch (m->ev.kind) {
+    case ENGINE_EV_HYPERCALL:
         return dispatch_io(m);
-    case KVM_EXIT_DEBUG:
-        return MON_EV_DEBUG;
-    case KVM_EXIT_HLT:
-        return MON_EV_HLT;
-    case KVM_EXIT_MMIO:
-        return MON_EV_MMIO;
-    case KVM_EXIT_SHUTDOWN:
-        m->vm.shut_down = 1;
-        fault(m, "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
-                 "not handle; registers at the fault:");
-        return MON_EV_STOPPED;
-    case KVM_EXIT_INTERNAL_ERROR: {
-        struct vm_cpu_state now;
-        vm_cpu_save(&m->vm, &now);
-        const uint8_t *insn = vm_gpa(&m->vm, now.regs.rip, 1);
-        fault(m, "KVM internal error, suberror %u%s; registers:", run->internal.suberror,
-              insn && *insn == 0xcc ? " (the guest executed int3, which this host's KVM cannot "
-                                      "deliver: use a debugger's breakpoints instead)"
-              : run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
-                  ? " (instruction emulation failed)"
-                  : "");
-        return MON_EV_STOPPED;
-    }
-    case KVM_EXIT_FAIL_ENTRY:
-        fault(m, "KVM entry failed, hardware reason 0x%llx; registers:",
-              (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-        return MON_EV_STOPPED;
-    case KVM_EXIT_INTR:
+    case ENGINE_EV_BREAKPOINT:
+        return MON_EV_BREAKPOINT;
+    case ENGINE_EV_STEP:
+        return MON_EV_STEP;
+    case ENGINE_EV_WATCH:
+        return MON_EV_WATCH;
+    case ENGINE_EV_TIMEOUT:
+        return MON_EV_TIMEOUT;
+    case ENGINE_EV_INTERRUPTED:
         return monitor_check_deadlines(m) ? MON_EV_STOPPED : MON_EV_INTERRUPTED;
-    default:
-        fault(m, "unexpected KVM exit reason %u; registers:", run->exit_reason);
-        return MON_EV_STOPPED;
+    case ENGINE_EV_FAULT:
+        break;
     }
+    switch (m->ev.fault.kind) {
+    case ENGINE_FAULT_TRIPLE:
+        fault(m, "%s; registers %s:", m->ev.fault.msg,
+              m->ev.fault.regs_at_last_event ? "as the guest last left them, at its last exit "
+                                               "before the fault (this engine does not keep "
+                                               "those at the fault)"
+                                             : "at the fault");
+        break;
+    case ENGINE_FAULT_HLT:
+    case ENGINE_FAULT_BAD_ACCESS:
+    case ENGINE_FAULT_CONTRACT:
+        fault(m, "%s", m->ev.fault.msg);
+        break;
+    case ENGINE_FAULT_INTERNAL:
+    default:
+        fault(m, "%s; registers:", m->ev.fault.msg);
+        break;
+    }
+    return MON_EV_STOPPED;
 }
 
 int monitor_run(struct monitor *m)
 {
     for (;;) {
-        enum monitor_event ev = monitor_step(m);
-        switch (ev) {
+        switch (monitor_step(m, NULL)) {
         case MON_EV_HYPERCALL:
         case MON_EV_INTERRUPTED:
             continue;
         case MON_EV_STOPPED:
             return m->stop.status;
-        case MON_EV_HLT:
-            fault(m,
-                  "guest executed hlt at rip 0x%llx: with no interrupts a halted guest "
-                  "never wakes (use the poll hypercall to wait)",
-                  (unsigned long long)vm_regs(&m->vm)->rip);
-            return m->stop.status;
-        case MON_EV_MMIO:
-            fault(m, "guest %s physical address 0x%llx (%u bytes) outside its RAM (0x%llx bytes)",
-                  m->vm.run->mmio.is_write ? "wrote" : "read",
-                  (unsigned long long)m->vm.run->mmio.phys_addr, m->vm.run->mmio.len,
-                  (unsigned long long)m->vm.mem_size);
-            return m->stop.status;
-        case MON_EV_DEBUG:
-            fault(m, "unexpected debug exit at rip 0x%llx",
-                  (unsigned long long)vm_regs(&m->vm)->rip);
+        case MON_EV_BREAKPOINT:
+        case MON_EV_STEP:
+        case MON_EV_WATCH:
+        case MON_EV_TIMEOUT:
+            fault(m, "unexpected debugging event %d in a run without a debugger", (int)m->ev.kind);
             return m->stop.status;
         }
     }
 }
 
+static struct vm *kick_vm; /* the machine monitor_kick_every kicks */
+
 static void kick_handler(int sig)
 {
     (void)sig;
+    if (kick_vm)
+        vm_kick(kick_vm);
 }
 
 static timer_t kick_timer;
@@ -347,11 +321,13 @@ int monitor_kick_every(struct monitor *m, unsigned ms)
         timer_delete(kick_timer);
         kick_armed = 0;
     }
+    kick_vm = NULL;
     if (ms == 0)
         return 0;
+    kick_vm = &m->vm;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN returns EINTR */
+    sa.sa_handler = kick_handler; /* no SA_RESTART: a blocking engine call returns EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
     struct sigevent sev;
@@ -370,16 +346,11 @@ int monitor_kick_every(struct monitor *m, unsigned ms)
     return 0;
 }
 
-/* The canonical register set (formats/pvlog.md): after a triple fault, the
- * registers at the last exit before it, since some hosts reset the vCPU. */
-static const struct kvm_regs *canonical_regs(struct monitor *m)
-{
-    return m->vm.shut_down ? &m->vm.exit_regs : vm_regs(&m->vm);
-}
-
 uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev)
 {
-    return XXH3_64bits_withSeed(canonical_regs(m), sizeof(struct kvm_regs), prev);
+    struct engine_regs r; /* canonical (engine.h): the layout formats/pvlog.md hashes */
+    vm_get_regs(&m->vm, &r);
+    return XXH3_64bits_withSeed(&r, sizeof r, prev);
 }
 
 /* Copy page (p) into (buf) in its canonical form (formats/pvlog.md): every
@@ -408,7 +379,7 @@ static void hash_memory(struct monitor *m, XXH3_state_t *s)
 {
     static const uint8_t zero[4096];
     uint8_t canon[4096];
-    struct kvm_sregs sr;
+    struct engine_sregs sr;
     vm_get_sregs(&m->vm, &sr);
     uint64_t gdt_base = sr.gdt.base, gdt_end = sr.gdt.base + (uint64_t)sr.gdt.limit + 1;
     vm_dirty_collect(&m->vm);
@@ -445,7 +416,9 @@ uint64_t monitor_state_digest(struct monitor *m)
     XXH3_state_t s;
     XXH3_64bits_reset(&s);
     hash_memory(m, &s);
-    XXH3_64bits_update(&s, canonical_regs(m), sizeof(struct kvm_regs));
+    struct engine_regs r;
+    vm_get_regs(&m->vm, &r);
+    XXH3_64bits_update(&s, &r, sizeof r);
     return XXH3_64bits_digest(&s);
 }
 

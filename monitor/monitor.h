@@ -1,13 +1,14 @@
 /*
- * monitor.h - the pvrr monitor core: boots a guest ELF in a KVM VM and serves
- * its hypercalls through registered handlers. `pvrr run`, the recorder, the
- * replayer and the gdb stub are all built on this interface.
+ * monitor.h - the pvrr monitor core: boots a guest ELF on an execution engine
+ * (engine/engine.h) and serves its hypercalls through registered handlers.
+ * `pvrr run`, the recorder, the replayer and the debugger are all built on
+ * this interface; none of them knows which engine runs the guest.
  */
 #ifndef PVRR_MONITOR_H
 #define PVRR_MONITOR_H
 
 #include "monitor/hypercall.h"
-#include "monitor/vm.h"
+#include "engine/engine.h"
 
 #include <stdint.h>
 #include <time.h>
@@ -23,7 +24,7 @@ enum monitor_stop_reason {
     MON_RUNNING = 0,
     MON_EXIT,     /* PVRR_HC_EXIT */
     MON_PANIC,    /* PVRR_HC_PANIC */
-    MON_FAULT,    /* triple fault, KVM internal error, bad hypercall */
+    MON_FAULT,    /* triple fault, engine internal error, bad hypercall */
     MON_TIMEOUT,  /* --timeout */
     MON_ABORT,    /* SIGINT/SIGTERM, or a debugger's kill */
     MON_DIVERGED, /* replay only: the guest left the recorded history */
@@ -43,18 +44,15 @@ struct monitor_config {
     double timeout_s;       /* 0: none */
     const char *cmdline;    /* guest command line (argv joined by spaces) */
     const char *elf_name;   /* for messages */
+    const char *engine;     /* execution engine by name (engine_find); NULL: "kvm" */
 };
 
 struct monitor {
     struct vm vm;
     struct monitor_config cfg;
     hc_handler handlers[PVRR_HC_MAX];
-    void *user; /* the recorder's or replayer's state */
-    /* Optional: called around every hypercall dispatch (the debugger removes
-     * its patched breakpoints so handlers see clean guest memory). */
-    void (*before_hc)(void *ctx);
-    void (*after_hc)(void *ctx);
-    void *hook_ctx;
+    void *user;             /* the recorder's or replayer's state */
+    struct engine_event ev; /* what the engine reported at the last monitor_step */
 
     /* the outside world served by the live handlers */
     int disk_fd;
@@ -79,29 +77,33 @@ struct monitor {
 /* Create the VM, load the ELF image (elf, len) and prepare the guest to start
  * at its entry point. (cfg) strings must outlive the monitor. Live handlers are
  * installed; callers may replace any of m->handlers afterwards. Returns -1
- * with (err) on bad ELF, missing KVM, unopenable disk or stdin. */
+ * with (err) on bad ELF, an engine that cannot start (no KVM), unopenable disk
+ * or stdin. */
 int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf, size_t len,
                  char *err, size_t errlen);
 
 /* Release the VM and open files. */
 void monitor_fini(struct monitor *m);
 
-/* What one step of the exit loop saw. */
+/* What one step of the exit loop saw (details of the engine's event in m->ev). */
 enum monitor_event {
-    MON_EV_HYPERCALL,   /* a hypercall was served; the guest can go on */
-    MON_EV_STOPPED,     /* the guest ended: m->stop */
-    MON_EV_DEBUG,       /* KVM_EXIT_DEBUG (single-step or hardware breakpoint) */
-    MON_EV_HLT,         /* KVM_EXIT_HLT (a patched software breakpoint) */
-    MON_EV_MMIO,        /* KVM_EXIT_MMIO (a write to a read-only watched page) */
-    MON_EV_INTERRUPTED, /* a signal interrupted KVM_RUN and nothing else happened */
+    MON_EV_HYPERCALL,   /* a hypercall was served; the guest can go on (when single-stepping:
+                           the step was the hypercall) */
+    MON_EV_STOPPED,     /* the guest ended: m->stop (exit, panic, fault, timeout, interrupt) */
+    MON_EV_BREAKPOINT,  /* an execution breakpoint was reached: m->ev.bp.addr */
+    MON_EV_STEP,        /* the single step was done */
+    MON_EV_WATCH,       /* a watched range was accessed: m->ev.watch */
+    MON_EV_INTERRUPTED, /* a kick (signal) interrupted the engine and nothing else happened */
+    MON_EV_TIMEOUT,     /* (a)->max_insns instructions were executed */
 };
 
-/* Run the vCPU until the next exit and handle it: hypercalls are dispatched,
- * fatal exits stop the monitor. Debug, hlt and mmio exits are returned to the
- * caller untouched. */
-enum monitor_event monitor_step(struct monitor *m);
+/* Run the guest until the next engine event and handle it: hypercalls are
+ * dispatched, faults stop the monitor with a report. (a) as for ops->run (NULL:
+ * run on, no step). Breakpoint, step, watch and timeout events are returned
+ * to the caller (the debugger). */
+enum monitor_event monitor_step(struct monitor *m, const struct engine_run_args *a);
 
-/* Run until the guest ends, treating debug/hlt/mmio exits as faults. Returns
+/* Run until the guest ends (no breakpoints or watchpoints may be set). Returns
  * pvrr's exit status (m->stop.status). */
 int monitor_run(struct monitor *m);
 
@@ -113,15 +115,16 @@ void monitor_set_stop(struct monitor *m, enum monitor_stop_reason reason, int st
  * (MON_TIMEOUT or MON_ABORT) and return 1; else 0. */
 int monitor_check_deadlines(struct monitor *m);
 
-/* Arrange for SIGALRM-driven kicks of KVM_RUN every (ms) milliseconds on the
- * calling (vCPU) thread, so timeouts and interrupts are noticed even when the
- * guest makes no exit. 0 disables. */
+/* Arrange for SIGALRM-driven kicks of the engine (vm_kick) every (ms)
+ * milliseconds on the calling (vCPU) thread, so timeouts and interrupts are
+ * noticed even when the guest makes no exit. 0 disables. */
 int monitor_kick_every(struct monitor *m, unsigned ms);
 
 /* Nanoseconds of CLOCK_MONOTONIC since the guest booted. */
 uint64_t monitor_now_ns(const struct monitor *m);
 
-/* Digest of the general registers at the last exit, chained with (prev). */
+/* Digest of the canonical general registers (formats/pvlog.md) at the last
+ * event, chained with (prev). */
 uint64_t monitor_regs_digest(struct monitor *m, uint64_t prev);
 
 /* Digest of a hypercall's inputs: number, struct address and bytes, input

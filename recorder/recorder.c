@@ -78,7 +78,9 @@ enum pvlog_status recorder_finish(struct recorder *r)
     ev.status = r->m->stop.status;
     ev.final_digest = monitor_state_digest(r->m);
     ev.regs_chain = r->chain;
-    ev.rip = vm_regs(&r->m->vm)->rip;
+    struct engine_regs regs;
+    vm_get_regs(&r->m->vm, &regs);
+    ev.rip = regs.rip;
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     ev.end_wall_ns = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;

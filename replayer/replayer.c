@@ -60,6 +60,14 @@ static int peek_event(struct replayer *r)
     return -1;
 }
 
+/* The guest's rip now (canonical). */
+static uint64_t replayer_rip(struct replayer *r)
+{
+    struct engine_regs regs;
+    vm_get_regs(&r->m.vm, &regs);
+    return regs.rip;
+}
+
 static void where(struct replayer *r, uint64_t rip, char *buf, size_t n)
 {
     char loc[512];
@@ -87,7 +95,7 @@ diverge(struct replayer *r, const struct hc_call *c, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     char now[600], then[600] = "";
-    where(r, c ? c->rip : vm_regs(&r->m.vm)->rip, now, sizeof now);
+    where(r, c ? c->rip : replayer_rip(r), now, sizeof now);
     if (r->have_ev && r->ev.kind == PVLOG_EV_HYPERCALL)
         where(r, r->ev.rip, then, sizeof then);
     monitor_set_stop(&r->m, MON_DIVERGED, PVRR_REPLAY_DIVERGED,
@@ -208,7 +216,7 @@ int replayer_open(struct replayer *r, const char *path, int out_fd, char *err, s
         return PVRR_REPLAY_VERSION;
     }
     size_t cpuid_len;
-    const void *cpuid = vm_cpuid_table(&cpuid_len);
+    const void *cpuid = engine_cpuid_table(&cpuid_len);
     if (r->meta->cpuid_len != cpuid_len || memcmp(r->meta->cpuid, cpuid, cpuid_len) != 0) {
         snprintf(err, errlen,
                  "%s: recorded with a different CPUID table (pvrr %s); replay it with that "

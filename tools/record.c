@@ -67,7 +67,7 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
     }
     m.out_fd = out_fd;
     size_t cpuid_len;
-    const void *cpuid = vm_cpuid_table(&cpuid_len);
+    const void *cpuid = engine_cpuid_table(&cpuid_len);
     const char *base = strrchr(o->elf_path, '/');
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -4,7 +4,7 @@
  * bookkeeping, without KVM (a struct vm with only memory).
  */
 #include "monitor/hypercall.h"
-#include "monitor/vm.h"
+#include "engine/engine.h"
 
 #include <CUnit/Basic.h>
 #include <stdint.h>

@@ -1,12 +1,11 @@
 /*
  * checkpoint.c - incremental, thinned checkpoints (checkpoint.h).
  */
-#include "replayer/checkpoint.h"
+#include "debugger/checkpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #define PAGE 4096u
 
@@ -45,16 +44,11 @@ static struct ck_page *page_copy(struct ck_store *s, const uint8_t *d)
         return &zero_page;
     struct ck_page *p = malloc(sizeof *p);
     if (!p)
-        vm_die("out of memory for a checkpoint page");
+        engine_die("out of memory for a checkpoint page");
     p->refs = 1;
     memcpy(p->data, d, PAGE);
     s->unique_pages++;
     return p;
-}
-
-void ck_settle(struct vm *vm)
-{
-    vm_settle(vm);
 }
 
 /* Bring s->base up to date with the dirty pages of current memory. */
@@ -77,12 +71,12 @@ static void base_update(struct ck_store *s)
 
 static struct checkpoint *ck_new(struct ck_store *s, uint64_t event, uint64_t chain)
 {
-    struct checkpoint *c = calloc(1, sizeof *c);
+    struct checkpoint *c = calloc(1, sizeof *c + vm_cpu_state_size(s->vm));
     if (!c || !(c->pages = malloc(s->npages * sizeof *c->pages)))
-        vm_die("out of memory for a checkpoint");
+        engine_die("out of memory for a checkpoint");
     c->event = event;
     c->chain = chain;
-    vm_cpu_save(s->vm, &c->cpu);
+    vm_cpu_save(s->vm, c->cpu);
     for (uint64_t p = 0; p < s->npages; p++)
         c->pages[p] = page_ref(s->base[p]);
     s->taken++;
@@ -139,7 +133,7 @@ static void thin(struct ck_store *s, uint64_t center)
     char *keep = calloc(s->n, 1);
     size_t *order = calloc(s->n, sizeof *order);
     if (!keep || !order)
-        vm_die("out of memory");
+        engine_die("out of memory");
     for (size_t i = 0; i < s->n; i++)
         order[i] = i;
     /* insertion sort by distance from the center (n is small) */
@@ -194,7 +188,7 @@ void ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
         s->cap *= 2;
         s->ck = realloc(s->ck, s->cap * sizeof *s->ck);
         if (!s->ck)
-            vm_die("out of memory for checkpoints");
+            engine_die("out of memory for checkpoints");
     }
     memmove(&s->ck[i + 1], &s->ck[i], (s->n - i) * sizeof *s->ck);
     s->ck[i] = c;
@@ -212,7 +206,6 @@ const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event)
 
 void ck_restore(struct ck_store *s, const struct checkpoint *c)
 {
-    ck_settle(s->vm);
     vm_dirty_collect(s->vm);
     for (uint64_t p = 0; p < s->npages; p++) {
         int dirty = (s->vm->dirty[p / 64] >> (p % 64)) & 1;
@@ -223,7 +216,7 @@ void ck_restore(struct ck_store *s, const struct checkpoint *c)
         }
     }
     vm_dirty_clear(s->vm);
-    vm_cpu_restore(s->vm, &c->cpu);
+    vm_cpu_restore(s->vm, c->cpu);
 }
 
 uint64_t ck_memory_bytes(const struct ck_store *s)

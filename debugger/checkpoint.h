@@ -6,8 +6,9 @@
  * moment just after the guest's hypercall e-1 completed (base 0 is boot).
  * Memory is stored as an array of page pointers; pages are shared between
  * checkpoints (reference counted) and only pages written since the previous
- * checkpoint are copied, found through KVM's dirty-page log (host writes are
- * marked by the monitor and the replayer). All-zero pages cost nothing.
+ * checkpoint are copied, found through the engine's written-pages tracking
+ * (host writes are marked by the monitor and the replayer). All-zero pages
+ * cost nothing. The CPU state is the engine's opaque blob.
  * Checkpoints are thinned so that their number grows with the logarithm of
  * the recording's length: at most two per power-of-two band of event distance
  * on each side of the newest one taken (where the user is working), plus the
@@ -16,7 +17,7 @@
 #ifndef PVRR_CHECKPOINT_H
 #define PVRR_CHECKPOINT_H
 
-#include "monitor/vm.h"
+#include "engine/engine.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,10 +26,10 @@ struct replayer;
 struct ck_page;
 
 struct checkpoint {
-    uint64_t event;          /* base index: replayer next_event at the snapshot */
-    uint64_t chain;          /* the replayer's register digest chain there */
-    struct ck_page **pages;  /* one per guest page */
-    struct vm_cpu_state cpu; /* last: it ends with a variable-sized struct */
+    uint64_t event;         /* base index: replayer next_event at the snapshot */
+    uint64_t chain;         /* the replayer's register digest chain there */
+    struct ck_page **pages; /* one per guest page */
+    uint8_t cpu[];          /* the engine's CPU state (vm_cpu_state_size bytes) */
 };
 
 struct ck_store {
@@ -47,8 +48,8 @@ int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain);
 void ck_fini(struct ck_store *s);
 
 /* Take a checkpoint of the current state as base (event) unless one exists
- * there. The vCPU must be at a clean hypercall boundary (ck_settle). Thins
- * older checkpoints afterwards. */
+ * there (the machine at a hypercall boundary). Thins older checkpoints
+ * afterwards. */
 void ck_take(struct ck_store *s, uint64_t event, uint64_t chain);
 
 /* The newest checkpoint with event <= (event) (checkpoint 0 always exists). */
@@ -57,12 +58,8 @@ const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event);
 /* Restore (c): vCPU state and every page that differs from it. */
 void ck_restore(struct ck_store *s, const struct checkpoint *c);
 
-/* Complete any instruction KVM has pending from the last exit (an I/O or MMIO
- * completion) without running the guest, so the state can be saved or replaced. */
-void ck_settle(struct vm *vm);
-
 /* A snapshot of the current state outside the thinned list (for caches);
- * release it with ck_release. The vCPU must be settled. */
+ * release it with ck_release. */
 struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain);
 void ck_release(struct ck_store *s, struct checkpoint *c);
 

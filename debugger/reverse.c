@@ -2,30 +2,25 @@
  * reverse.c - exact positions, goto, reverse-step and reverse-continue on a
  * replay (reverse.h). See docs/reverse-execution.md.
  */
-#include "gdbstub/reverse.h"
-
-#include "gdbstub/target.h"
-#include "replayer/checkpoint.h"
+#include "debugger/checkpoint.h"
+#include "debugger/debugger_internal.h"
 #include "replayer/replayer.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
-#include <xxhash.h>
 
-/* Debug tracing of reverse-execution decisions: PVRR_DEBUG_REVERSE=1. */
+/* Give up a reverse operation, remembering where (tt->fail_line, shown by
+ * `monitor when` for diagnosis). */
 #define TT_FAIL()                                                                                  \
     do {                                                                                           \
-        if (getenv("PVRR_DEBUG_REVERSE"))                                                          \
-            fprintf(stderr, "pvrr reverse: gave up at %s:%d\n", __FILE__, __LINE__);               \
+        tt->fail_line = __LINE__;                                                                  \
         return -1;                                                                                 \
     } while (0)
 
-#define HLT 0xf4
-#define OUT_DX_EAX 0xef /* out %eax,(%dx): the hypercall instruction */
+#define OUT_DX_EAX 0xef /* out %eax,(%dx): the hypercall instruction of the ABI (pvrr_abi.h) */
 #define NCACHE 16
 #define MAXA 2
 #define CK_CPU_NS 20000000ull /* take a checkpoint after ~20 ms of guest CPU */
@@ -37,8 +32,8 @@ struct pos {
 
 /* A full machine state to find again (registers, SSE, memory digest). */
 struct tstate {
-    struct kvm_regs regs;
-    struct kvm_fpu fpu;
+    struct engine_regs regs;
+    struct engine_fpu fpu;
     uint64_t mem;
 };
 
@@ -87,19 +82,16 @@ struct cache_ent {
 };
 
 struct timetravel {
-    struct target *t;
+    struct debugger *d;
     struct replayer *r;
     struct monitor *m;
     struct ck_store ck;
     struct pos cur;
     int cur_valid;
-    int at_fault; /* the guest ended in a fault: the position is the end of history */
-    int busy;
-    struct target_swbp *patch; /* its own hlt patches, apart from the user's */
-    size_t npatch, cappatch;
-    uint64_t *ucount; /* arrivals per user software breakpoint in this interval */
+    int at_fault;     /* the guest ended in a fault: the position is the end of history */
+    uint64_t *ucount; /* arrivals per user breakpoint in this interval */
     size_t capu;
-    uint64_t uhw[4];
+    int fail_line; /* where the last reverse operation gave up (TT_FAIL) */
     struct cache_ent cache[NCACHE];
     uint64_t tick;
     uint64_t ck_cpu_ns; /* thread CPU time at the last checkpoint */
@@ -118,44 +110,6 @@ static uint64_t cur_event(struct timetravel *tt)
     return tt->r->next_event;
 }
 
-/* ---- patches owned by reverse execution ---- */
-
-void tt_patches_remove(struct timetravel *tt)
-{
-    swbp_remove_all(&tt->m->vm, tt->patch, tt->npatch);
-}
-
-void tt_patches_insert(struct timetravel *tt)
-{
-    swbp_insert_all(&tt->m->vm, tt->patch, tt->npatch);
-}
-
-static int patched_at(struct timetravel *tt, uint64_t a)
-{
-    for (size_t i = 0; i < tt->npatch; i++)
-        if (tt->patch[i].addr == a)
-            return 1;
-    return 0;
-}
-
-static void patch_add(struct timetravel *tt, uint64_t a)
-{
-    if (patched_at(tt, a) || !vm_gpa(&tt->m->vm, a, 1))
-        return;
-    if (tt->npatch == tt->cappatch) {
-        tt->cappatch = tt->cappatch ? tt->cappatch * 2 : 16;
-        tt->patch = realloc(tt->patch, tt->cappatch * sizeof *tt->patch);
-        if (!tt->patch)
-            vm_die("out of memory");
-    }
-    tt->patch[tt->npatch++] = (struct target_swbp){a, 0, 0};
-}
-
-int tt_busy(const struct timetravel *tt)
-{
-    return tt->busy;
-}
-
 /* ---- checkpoints ---- */
 
 void tt_after_hc(struct timetravel *tt)
@@ -166,20 +120,19 @@ void tt_after_hc(struct timetravel *tt)
     if (now - tt->ck_cpu_ns < CK_CPU_NS)
         return;
     tt->ck_cpu_ns = now;
-    ck_settle(&tt->m->vm);
     ck_take(&tt->ck, cur_event(tt), tt->r->chain);
 }
 
-/* Restore (c) and re-position the replayer there. */
-static void restore(struct timetravel *tt, const struct checkpoint *c)
+/* Restore (c) and re-position the replayer there. Returns -1 if the
+ * recording could not be re-read. */
+static int restore(struct timetravel *tt, const struct checkpoint *c)
 {
-    tt_patches_remove(tt);
-    target_patches_remove(tt->t);
     ck_restore(&tt->ck, c);
     if (replayer_rewind(tt->r, c->event, c->chain) < 0)
-        vm_die("the recording could not be re-read");
-    tt->t->ended = 0;
+        return -1;
+    tt->d->ended = 0;
     tt->at_fault = 0;
+    return 0;
 }
 
 /* ---- state matching ---- */
@@ -193,33 +146,33 @@ static void state_capture(struct timetravel *tt, struct tstate *s)
 
 static int state_matches(struct timetravel *tt, const struct tstate *want)
 {
-    struct kvm_regs r;
+    struct engine_regs r;
     vm_get_regs(&tt->m->vm, &r);
     if (memcmp(&r, &want->regs, sizeof r) != 0)
         return 0;
-    struct kvm_fpu f;
+    struct engine_fpu f;
     vm_get_fpu(&tt->m->vm, &f);
     if (memcmp(f.xmm, want->fpu.xmm, sizeof f.xmm) != 0 || f.mxcsr != want->fpu.mxcsr ||
-        memcmp(f.fpr, want->fpu.fpr, sizeof f.fpr) != 0)
+        memcmp(f.st, want->fpu.st, sizeof f.st) != 0)
         return 0;
-    /* memory is compared with the patches out */
-    tt_patches_remove(tt);
     return monitor_memory_digest(tt->m) == want->mem;
 }
 
 /* ---- the run engine ---- */
 
-static void user_counts_reset(struct timetravel *tt)
+/* Zero the arrival counts of the user's breakpoints. Returns -1 if out of memory. */
+static int user_counts_reset(struct timetravel *tt)
 {
-    if (tt->capu < tt->t->nsw) {
-        tt->capu = tt->t->nsw;
-        tt->ucount = realloc(tt->ucount, tt->capu * sizeof *tt->ucount);
-        if (!tt->ucount)
-            vm_die("out of memory");
+    if (tt->capu < tt->d->nbp) {
+        uint64_t *n = realloc(tt->ucount, tt->d->nbp * sizeof *n);
+        if (!n)
+            return -1;
+        tt->ucount = n;
+        tt->capu = tt->d->nbp;
     }
-    if (tt->t->nsw)
-        memset(tt->ucount, 0, tt->t->nsw * sizeof *tt->ucount);
-    memset(tt->uhw, 0, sizeof tt->uhw);
+    if (tt->d->nbp)
+        memset(tt->ucount, 0, tt->d->nbp * sizeof *tt->ucount);
+    return 0;
 }
 
 static void interval_reset(struct timetravel *tt, struct runspec *rs)
@@ -228,7 +181,7 @@ static void interval_reset(struct timetravel *tt, struct runspec *rs)
     memset(rs->count, 0, sizeof rs->count);
     rs->mmio = 0;
     if (rs->scan)
-        user_counts_reset(tt);
+        user_counts_reset(tt); /* cannot fail: the set does not grow during a run */
 }
 
 /* An arrival at (x) just happened (rip == x, instruction not executed).
@@ -243,18 +196,10 @@ static int arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_
     uint64_t uk = 0;
     int hw = 0, is_user = 0;
     if (rs->scan) {
-        for (size_t i = 0; i < tt->t->nsw; i++)
-            if (tt->t->sw[i].addr == x) {
+        for (size_t i = 0; i < tt->d->nbp; i++)
+            if (tt->d->bp[i].addr == x) {
                 uk = ++tt->ucount[i];
-                is_user = 1;
-            }
-        for (int i = 0; i < 4; i++)
-            if (tt->t->hw_on[i] && tt->t->hw[i] == x) {
-                uint64_t k = ++tt->uhw[i];
-                if (!is_user) {
-                    uk = k;
-                    hw = 1;
-                }
+                hw = tt->d->bp[i].hw && !tt->d->bp[i].sw;
                 is_user = 1;
             }
     }
@@ -289,15 +234,15 @@ static int arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_
 static int interval_end(struct timetravel *tt, struct runspec *rs)
 {
     if (rs->scan) {
-        int w = target_watch_changed(tt->t);
+        int w = dbg_watch_changed(tt->d);
         if (w >= 0) {
             rs->have_last = 1;
             rs->last = (struct hit){.kind = HIT_WATCH_HC,
                                     .e = cur_event(tt) - 1,
-                                    .addr = vm_regs(&tt->m->vm)->rip - 1,
-                                    .watch = tt->t->wp[w].addr,
+                                    .addr = dbg_rip(tt->d) - 1,
+                                    .watch = tt->d->wp[w].addr,
                                     .stop = GDB_STOP_WATCH};
-            target_watch_snapshot(tt->t);
+            dbg_watch_snapshot(tt->d);
         }
     }
     interval_reset(tt, rs);
@@ -308,8 +253,9 @@ static int interval_end(struct timetravel *tt, struct runspec *rs)
     return 0;
 }
 
-/* A KVM_EXIT_MMIO in a run: count it, stop before it if asked, else perform
- * it and record a watch hit. Returns 1 to stop. */
+/* A watched access in a run (the engine completed it and its instruction):
+ * count it, stop after the (stop_mmio_j)-th if asked, else record a watch hit.
+ * Returns 1 to stop. */
 static int mmio(struct timetravel *tt, struct runspec *rs)
 {
     rs->mmio++;
@@ -318,48 +264,36 @@ static int mmio(struct timetravel *tt, struct runspec *rs)
         return 1;
     }
     enum gdb_stop_kind kind;
-    int w = target_mmio(tt->t, &kind);
-    if (w == -2) {
-        rs->why = RUN_ENDED;
-        return 1;
-    }
+    int w = dbg_watch_hit(tt->d, &kind);
     if (w >= 0 && rs->scan) {
-        /* complete the instruction to learn where it ends: the hit's anchor */
-        ck_settle(&tt->m->vm);
+        /* rip is after the accessing instruction: the hit's anchor */
         rs->have_last = 1;
         rs->last = (struct hit){.kind = HIT_WATCH_MMIO,
                                 .e = cur_event(tt),
-                                .addr = target_rip(tt->t),
+                                .addr = dbg_rip(tt->d),
                                 .k = rs->mmio,
-                                .watch = tt->t->wp[w].addr,
+                                .watch = tt->d->wp[w].addr,
                                 .stop = kind};
     }
     if (w >= 0)
-        target_watch_snapshot(tt->t);
+        dbg_watch_snapshot(tt->d);
     return 0;
 }
 
-/* Execute exactly one instruction with no patches in. Returns 1 to stop the
- * run (rs->why set), 0 otherwise; *was_hc tells whether it was a hypercall. */
+/* Execute exactly one instruction. Returns 1 to stop the run (rs->why set),
+ * 0 otherwise; *was_hc tells whether it was a hypercall. */
 static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
 {
     *was_hc = 0;
-    target_set_debug(tt->t, 1, 0);
     for (;;) {
-        enum monitor_event ev = monitor_step(tt->m);
-        switch (ev) {
-        case MON_EV_INTERRUPTED:
-            continue;
-        case MON_EV_DEBUG:
+        switch (dbg_exec(tt->d, 1)) {
+        case MON_EV_STEP:
             return 0;
         case MON_EV_HYPERCALL:
             *was_hc = 1;
             return interval_end(tt, rs);
-        case MON_EV_MMIO:
-            if (mmio(tt, rs))
-                return 1;
-            ck_settle(&tt->m->vm); /* the write was the step's instruction */
-            return 0;
+        case MON_EV_WATCH:
+            return mmio(tt, rs); /* the access was the step's instruction */
         case MON_EV_STOPPED:
             if (cur_event(tt) == rs->stop_event) {
                 interval_reset(tt, rs);
@@ -367,13 +301,10 @@ static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
                 return 1;
             }
             rs->why = RUN_ENDED;
-            tt->t->ended = 1;
+            tt->d->ended = 1;
             return 1;
-        case MON_EV_HLT:
-            monitor_set_stop(tt->m, MON_FAULT, PVRR_EXIT_PANIC, "guest executed hlt");
-            rs->why = RUN_ENDED;
-            tt->t->ended = 1;
-            return 1;
+        default:
+            continue;
         }
     }
 }
@@ -382,42 +313,24 @@ static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
 static void run(struct timetravel *tt, struct runspec *rs)
 {
     rs->why = RUN_NONE;
-    tt->npatch = 0;
-    for (unsigned i = 0; i < rs->naddr; i++)
-        patch_add(tt, rs->addr[i]);
-    if (rs->scan) {
-        for (size_t i = 0; i < tt->t->nsw; i++)
-            patch_add(tt, tt->t->sw[i].addr);
-        for (int i = 0; i < 4 && tt->t->hw_patched; i++)
-            if (tt->t->hw_on[i])
-                patch_add(tt, tt->t->hw[i]);
-        user_counts_reset(tt);
-    }
-    target_watch_protect(tt->t, (rs->scan || rs->protect) && tt->t->nwp > 0);
-    target_watch_snapshot(tt->t);
-    tt->busy = 1;
-    unsigned exits = 0;
+    if (dbg_arm(tt->d, rs->addr, rs->naddr, rs->scan) < 0 ||
+        (rs->scan && user_counts_reset(tt) < 0))
+        return; /* out of memory: RUN_NONE, which no caller expects */
+    dbg_arm_watches(tt->d, rs->scan || rs->protect);
+    dbg_watch_snapshot(tt->d);
     for (;;) {
         if (tt->m->stop.reason != MON_RUNNING) {
             rs->why = cur_event(tt) == rs->stop_event ? RUN_EVENT : RUN_ENDED;
-            break;
-        }
-        tt_patches_insert(tt);
-        target_set_debug(tt->t, 0, rs->scan);
-        enum monitor_event ev = monitor_step(tt->m);
-        if (ev == MON_EV_INTERRUPTED || (++exits & 4095) == 0) {
-            if (tt->t->stub && gdbstub_poll_interrupt(tt->t->stub)) {
-                rs->why = RUN_INTERRUPT;
-                break;
-            }
-            if (ev == MON_EV_INTERRUPTED)
-                continue;
+            return;
         }
         uint64_t x;
-        switch (ev) {
+        switch (dbg_exec(tt->d, 0)) {
+        case MON_EV_INTERRUPTED:
+            rs->why = RUN_INTERRUPT;
+            return;
         case MON_EV_HYPERCALL:
             if (interval_end(tt, rs))
-                goto out;
+                return;
             continue;
         case MON_EV_STOPPED:
             if (cur_event(tt) == rs->stop_event) {
@@ -425,44 +338,25 @@ static void run(struct timetravel *tt, struct runspec *rs)
                 rs->why = RUN_EVENT;
             } else {
                 rs->why = RUN_ENDED;
-                tt->t->ended = 1;
+                tt->d->ended = 1;
             }
-            goto out;
-        case MON_EV_MMIO:
+            return;
+        case MON_EV_WATCH:
             if (mmio(tt, rs))
-                goto out;
+                return;
             continue;
-        case MON_EV_HLT:
-            x = target_rip(tt->t) - 1;
-            if (!patched_at(tt, x)) {
-                tt_patches_remove(tt);
-                monitor_set_stop(tt->m, MON_FAULT, PVRR_EXIT_PANIC,
-                                 "guest executed hlt at rip 0x%" PRIx64, x);
-                rs->why = RUN_ENDED;
-                tt->t->ended = 1;
-                goto out;
-            }
-            target_set_rip(tt->t, x);
-            break;
-        case MON_EV_DEBUG:
-            x = target_rip(tt->t);
-            if (!(tt->m->vm.run->debug.arch.dr6 & 0xf))
-                continue;
+        case MON_EV_BREAKPOINT:
+            x = tt->m->ev.bp.addr;
             break;
         default:
             continue;
         }
-        tt_patches_remove(tt);
         if (arrive(tt, rs, x, 0, 0, 0))
-            goto out;
+            return;
         int was_hc;
         if (one_step(tt, rs, &was_hc))
-            goto out;
+            return;
     }
-out:
-    tt->busy = 0;
-    tt_patches_remove(tt);
-    target_set_debug(tt->t, 0, 0);
 }
 
 /* Single-step (n) times under (rs) (no patches), recording hits by RIP.
@@ -470,9 +364,8 @@ out:
 static int run_steps(struct timetravel *tt, struct runspec *rs, uint64_t n, uint64_t anchor_a,
                      uint64_t anchor_k)
 {
-    tt->busy = 1;
-    target_watch_protect(tt->t, (rs->scan || rs->protect) && tt->t->nwp > 0);
-    target_watch_snapshot(tt->t);
+    dbg_arm_watches(tt->d, rs->scan || rs->protect);
+    dbg_watch_snapshot(tt->d);
     int stopped = 0;
     for (uint64_t i = 1; i <= n; i++) {
         int was_hc;
@@ -484,12 +377,10 @@ static int run_steps(struct timetravel *tt, struct runspec *rs, uint64_t n, uint
             anchor_a = anchor_k = 0;
             continue;
         }
-        uint64_t rip = target_rip(tt->t);
+        uint64_t rip = dbg_rip(tt->d);
         if (rs->scan && i < n)
             arrive(tt, rs, rip, i, anchor_a, anchor_k);
     }
-    tt->busy = 0;
-    target_set_debug(tt->t, 0, 0);
     return stopped;
 }
 
@@ -517,7 +408,6 @@ static void cache_put(struct timetravel *tt, struct pos p)
         if (tt->cache[i].used < slot->used)
             slot = &tt->cache[i];
     }
-    ck_settle(&tt->m->vm);
     ck_release(&tt->ck, slot->c);
     slot->c = ck_snapshot(&tt->ck, p.e, tt->r->chain);
     slot->p = p;
@@ -559,7 +449,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     /* the nearest checkpoint at or before p: restoring it costs milliseconds */
     const struct checkpoint *ck = ck_find(&tt->ck, p.e);
     struct pos ckp = {ck->event, 0, 0, 0};
-    if (tt->cur_valid && !tt->t->ended && on_path(tt->cur, p) && on_path(ckp, tt->cur)) {
+    if (tt->cur_valid && !tt->d->ended && on_path(tt->cur, p) && on_path(ckp, tt->cur)) {
         from = tt->cur;
         have_from = 1;
     }
@@ -576,13 +466,15 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     if (best && !on_path(ckp, best->p))
         best = NULL; /* the checkpoint lies nearer to p */
     if (best) {
-        restore(tt, best->c);
+        if (restore(tt, best->c) < 0)
+            TT_FAIL();
         best->used = ++tt->tick;
         from = best->p;
         have_from = 1;
     }
     if (!have_from) {
-        restore(tt, ck);
+        if (restore(tt, ck) < 0)
+            TT_FAIL();
         from = ckp;
     }
     struct runspec rs;
@@ -595,7 +487,6 @@ static int goto_pos(struct timetravel *tt, struct pos p)
             tt->cur_valid = 0;
             TT_FAIL();
         }
-        ck_settle(&tt->m->vm);
         from = (struct pos){p.e, 0, 0, 0};
     }
     /* to the anchor */
@@ -644,12 +535,9 @@ static int resolve(struct timetravel *tt)
         TT_FAIL();
     tt->resolutions++;
     struct tstate want;
-    tt_patches_remove(tt);
-    target_patches_remove(tt->t);
     state_capture(tt, &want);
     uint64_t e = cur_event(tt);
     /* keep a way back in case of trouble */
-    ck_settle(&tt->m->vm);
     struct checkpoint *here = ck_snapshot(&tt->ck, e, tt->r->chain);
     struct pos base = {e, 0, 0, 0};
     tt->cur_valid = 0;
@@ -676,7 +564,7 @@ static int resolve(struct timetravel *tt)
         }
     }
     /* should not happen: put the machine back and give up */
-    restore(tt, here);
+    (void)restore(tt, here); /* a re-read failing here fails the next operation too */
     ck_release(&tt->ck, here);
     tt->cur_valid = 0;
     TT_FAIL();
@@ -688,7 +576,7 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
                      const struct gdb_stop *stop)
 {
     uint64_t e = cur_event(tt);
-    if (tt->t->ended) {
+    if (tt->d->ended) {
         if (tt->m->stop.reason == MON_EXIT || tt->m->stop.reason == MON_PANIC) {
             tt->cur = (struct pos){e, 0, 0, 0};
             tt->cur_valid = 1;
@@ -709,7 +597,7 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
     }
     if ((stop->kind == GDB_STOP_SWBREAK || stop->kind == GDB_STOP_HWBREAK) && e > event_before) {
         /* every arrival since base e was trapped: this is the first */
-        tt->cur = (struct pos){e, target_rip(tt->t), 1, 0};
+        tt->cur = (struct pos){e, dbg_rip(tt->d), 1, 0};
         tt->cur_valid = 1;
         return;
     }
@@ -740,7 +628,6 @@ static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint
     run(tt, &rs);
     if (rs.why != RUN_EVENT)
         TT_FAIL();
-    ck_settle(&tt->m->vm);
     tt->cur = (struct pos){e + 1, 0, 0, 0};
     tt->cur_valid = 1;
     *k = rs.prev_count[0];
@@ -761,7 +648,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
         struct pos q = p.k > 1 ? (struct pos){p.e, p.a, p.k - 1, 0} : (struct pos){p.e, 0, 0, 0};
         if (goto_pos(tt, q) < 0)
             TT_FAIL();
-        if (q.k == 0 && p.k == 1 && target_rip(tt->t) == p.a) {
+        if (q.k == 0 && p.k == 1 && dbg_rip(tt->d) == p.a) {
             /* p is base e itself: the previous instruction is the hypercall's */
             tt->cur = q;
             return reverse_step(tt, stop);
@@ -777,7 +664,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
             if (one_step(tt, &rs, &was_hc) || was_hc)
                 TT_FAIL();
             n++;
-            if (target_rip(tt->t) == p.a)
+            if (dbg_rip(tt->d) == p.a)
                 break;
         }
         tt->cur_valid = 0;
@@ -788,12 +675,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
     if (p.e == 0)
         return history_begin(tt, stop);
     /* at base e: the previous instruction is hypercall e-1's out */
-    uint64_t out = vm_regs(&tt->m->vm)->rip - 1;
-    {
-        struct kvm_regs r;
-        vm_get_regs(&tt->m->vm, &r);
-        out = r.rip - 1;
-    }
+    uint64_t out = dbg_rip(tt->d) - 1;
     const uint8_t *ins = vm_gpa(&tt->m->vm, out, 1);
     if (!ins || *ins != OUT_DX_EAX)
         TT_FAIL();
@@ -822,9 +704,9 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         if (count_in_interval(tt, h->e, h->addr, &k) < 0)
             TT_FAIL();
     } else {
-        /* KVM reports an MMIO write with rip already at the next instruction R:
-         * find which arrival at R follows the write, then step back one. */
-        /* count arrivals at the writing instruction up to MMIO exit number h->k */
+        /* The engine reports a watched access with rip at the next instruction
+         * R: find which arrival at R follows the access (number h->k of its
+         * interval), then step back one. */
         if (goto_pos(tt, (struct pos){h->e, 0, 0, 0}) < 0)
             TT_FAIL();
         struct runspec rs;
@@ -867,7 +749,8 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         uint64_t start = c->event;
         /* scan [base start, end) for the last hit */
         tt->cur_valid = 0;
-        restore(tt, c);
+        if (restore(tt, c) < 0)
+            TT_FAIL();
         tt->cur = (struct pos){start, 0, 0, 0};
         tt->cur_valid = 1;
         struct runspec rs;
@@ -885,7 +768,8 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         }
         if (end.k == 0 && start == end.e) {
             rs.why = RUN_EVENT; /* already at base end.e */
-            user_counts_reset(tt);
+            if (user_counts_reset(tt) < 0)
+                TT_FAIL();
         } else
             run(tt, &rs);
         if (rs.why == RUN_INTERRUPT) {
@@ -898,7 +782,7 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
             TT_FAIL();
         if (end.s > 0) {
             if (end.k == 0) /* the arrival at base end.e itself lies before the end */
-                arrive(tt, &rs, target_rip(tt->t), 0, 0, 0);
+                arrive(tt, &rs, dbg_rip(tt->d), 0, 0, 0);
             run_steps(tt, &rs, end.s, end.a, end.k);
         }
         tt->cur_valid = 0;
@@ -907,7 +791,7 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         if (start == 0)
             return history_begin(tt, stop);
         end = (struct pos){start, 0, 0, 0};
-        if (tt->t->stub && gdbstub_poll_interrupt(tt->t->stub)) {
+        if (tt->d->stub && gdbstub_poll_interrupt(tt->d->stub)) {
             goto_pos(tt, end);
             stop->kind = GDB_STOP_INTERRUPT;
             return 0;
@@ -925,23 +809,20 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
         tt->cur_valid = 1;
     }
     /* keep the way back: a failed reverse operation leaves the machine where it was */
-    tt_patches_remove(tt);
-    target_patches_remove(tt->t);
-    ck_settle(&tt->m->vm);
     struct checkpoint *here = ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain);
     struct pos was = tt->cur;
-    int was_valid = tt->cur_valid, was_ended = tt->t->ended;
+    int was_valid = tt->cur_valid, was_ended = tt->d->ended;
     struct monitor_stop was_stop = tt->m->stop;
     int rc = step ? reverse_step(tt, stop) : reverse_continue(tt, stop);
     if (rc < 0) {
-        restore(tt, here);
+        (void)restore(tt, here); /* the log was readable a moment ago */
         tt->cur = was;
         tt->cur_valid = was_valid;
-        tt->t->ended = was_ended;
+        tt->d->ended = was_ended;
         tt->m->stop = was_stop;
     }
     ck_release(&tt->ck, here);
-    target_watch_snapshot(tt->t);
+    dbg_watch_snapshot(tt->d);
     return rc;
 }
 
@@ -955,7 +836,7 @@ void tt_describe_position(struct timetravel *tt, char *buf, size_t n)
         snprintf(buf, n, "event %" PRIu64 " (position within the interval unknown)", cur_event(tt));
     else if (p.k == 0)
         snprintf(buf, n, "event %" PRIu64 " + %" PRIu64 " steps%s", p.e, p.s,
-                 tt->t->ended ? " (end of the recording)" : "");
+                 tt->d->ended ? " (end of the recording)" : "");
     else
         snprintf(buf, n,
                  "event %" PRIu64 ", arrival %" PRIu64 " at 0x%" PRIx64 " + %" PRIu64 " steps", p.e,
@@ -988,7 +869,7 @@ int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n)
         tt->cur_valid = 0;
         TT_FAIL();
     }
-    snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ")", event, target_rip(tt->t));
+    snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ")", event, dbg_rip(tt->d));
     return 0;
 }
 
@@ -998,15 +879,15 @@ void tt_memory(struct timetravel *tt, uint64_t *checkpoint_bytes, uint64_t *ram_
     *ram_bytes = tt->m->vm.mem_size;
 }
 
-struct timetravel *tt_create(struct target *t, struct replayer *r)
+struct timetravel *tt_create(struct debugger *d)
 {
     struct timetravel *tt = calloc(1, sizeof *tt);
     if (!tt)
         return NULL;
-    tt->t = t;
-    tt->r = r;
-    tt->m = t->m;
-    if (ck_init(&tt->ck, &t->m->vm, r->chain) < 0) {
+    tt->d = d;
+    tt->r = d->r;
+    tt->m = d->m;
+    if (ck_init(&tt->ck, &d->m->vm, d->r->chain) < 0) {
         free(tt);
         return NULL;
     }
@@ -1022,7 +903,6 @@ void tt_destroy(struct timetravel *tt)
         return;
     cache_clear(tt);
     ck_fini(&tt->ck);
-    free(tt->patch);
     free(tt->ucount);
     free(tt);
 }

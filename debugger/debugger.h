@@ -1,0 +1,55 @@
+/*
+ * debugger.h - the time-travel debugger engine: the guest of a monitor (a
+ * live run) or a replayer (a replay) as a debugged machine, offered to the
+ * GDB remote protocol as a struct gdb_target_ops (gdbstub/gdbstub.h).
+ *
+ * It keeps ONE set of user breakpoints and watchpoints and arms them (with
+ * the reverse engine's own addresses) in the execution engine, which owns the
+ * mechanics (engine/engine.h): software breakpoints are unlimited, hardware
+ * breakpoints use debug registers where the engine has them, watchpoints are
+ * reported by the engine at each access of a watched range. Forward
+ * execution, reverse execution (debugger/reverse.c,
+ * docs/reverse-execution.md) and checkpoints (debugger/checkpoint.h) all run
+ * the machine through ONE run loop (debugger/machine.c).
+ *
+ * Library code: errors are returned (to the protocol session as error
+ * replies, or as a message for monitor commands); nothing here prints or
+ * exits, except through the log callback the tool installs.
+ */
+#ifndef PVRR_DEBUGGER_H
+#define PVRR_DEBUGGER_H
+
+#include "gdbstub/gdbstub.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct monitor;
+struct replayer;
+struct debugger;
+
+/* A debugger on the guest of (m), stopped where it is (at its entry point for
+ * a fresh monitor); (r) is the replayer for a replay (reverse execution then
+ * works; the machine must be at boot), or NULL for a live run. Returns NULL
+ * with (err) if out of memory. */
+struct debugger *debugger_create(struct monitor *m, struct replayer *r, char *err, size_t errlen);
+
+/* Remove every breakpoint and watchpoint (the next debugger starts clean) and
+ * disarm them in the engine. */
+void debugger_clear(struct debugger *d);
+
+/* Disarm everything and free (d). The machine stays where the debugger left it. */
+void debugger_destroy(struct debugger *d);
+
+/* The operations to serve with gdbstub_serve(fd, ops, d). */
+const struct gdb_target_ops *debugger_ops(const struct debugger *d);
+
+/* Where messages for the user go (the gdb_target_ops log op; NULL: dropped). */
+void debugger_set_log(struct debugger *d, void (*log)(void *ctx, const char *msg), void *ctx);
+
+/* 1 once the guest has ended for good (exit, panic, fault, divergence, the
+ * end of the recording); 1 once a debugger asked to kill it. */
+int debugger_ended(const struct debugger *d);
+int debugger_killed(const struct debugger *d);
+
+#endif /* PVRR_DEBUGGER_H */

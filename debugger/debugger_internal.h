@@ -1,0 +1,141 @@
+/*
+ * debugger_internal.h - what the files of debugger/ share: the debugger's
+ * state, its one breakpoint and watchpoint set, the one run loop
+ * (machine.c), forward execution, and the reverse engine's entry points
+ * (reverse.c). Not an interface: only debugger/ includes it.
+ */
+#ifndef PVRR_DEBUGGER_INTERNAL_H
+#define PVRR_DEBUGGER_INTERNAL_H
+
+#include "debugger/debugger.h"
+#include "monitor/monitor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct timetravel;
+
+#define DBG_MAX_WATCH 4
+#define DBG_WATCH_MAX_LEN 64
+
+/* A user breakpoint: an address with a software (Z0) and/or hardware (Z1) one. */
+struct dbg_bp {
+    uint64_t addr;
+    uint8_t sw, hw;
+};
+
+struct dbg_watch {
+    uint64_t addr, len;
+    int type; /* GDB_WP_WRITE, GDB_WP_READ or GDB_WP_ACCESS */
+    uint8_t old[DBG_WATCH_MAX_LEN];
+};
+
+/* An execution breakpoint as armed in the engine. */
+struct dbg_armed {
+    uint64_t addr;
+    unsigned flags; /* ENGINE_BP_* */
+};
+
+struct debugger {
+    struct monitor *m;
+    struct replayer *r;    /* NULL for a live run */
+    struct timetravel *tt; /* reverse execution, replay only */
+    /* the one set of user breakpoints and watchpoints */
+    struct dbg_bp *bp;
+    size_t nbp, capbp;
+    unsigned nhw; /* hardware breakpoints among them (at most 4, as gdb expects) */
+    struct dbg_watch wp[DBG_MAX_WATCH];
+    unsigned nwp;
+    /* what is armed in the engine now */
+    struct dbg_armed *armed;
+    size_t narmed, caparmed;
+    int watch_armed; /* the user's watchpoints are armed in the engine */
+    int ended;       /* the guest has stopped for good (exit, panic, fault, divergence) */
+    int killed;
+    struct gdbstub *stub; /* during a resume, for interrupts */
+    uint64_t exits;
+    int interrupt_pending; /* the debugger interrupted during a hypercall: stop at the next run */
+    void (*log)(void *ctx, const char *msg);
+    void *log_ctx;
+};
+
+/* ---- the breakpoint and watchpoint set (machine.c) ---- */
+
+/* The user breakpoint at (addr), or NULL. */
+struct dbg_bp *dbg_bp_find(struct debugger *d, uint64_t addr);
+
+/* Arm exactly these execution breakpoints in the engine: the (n) addresses
+ * (extra), plus the user's breakpoints if (user). Returns -1 if the engine
+ * refused one (out of memory). */
+int dbg_arm(struct debugger *d, const uint64_t *extra, unsigned n, int user);
+
+/* Arm (on) or disarm the user's watchpoints in the engine. Returns -1 if the
+ * engine cannot watch them. */
+int dbg_arm_watches(struct debugger *d, int on);
+
+/* Refresh the saved values of all watchpoints. */
+void dbg_watch_snapshot(struct debugger *d);
+
+/* The first write or access watchpoint whose bytes changed, or -1. */
+int dbg_watch_changed(struct debugger *d);
+
+/* After an engine WATCH event (m->ev.watch): the user watchpoint it triggers
+ * (a write watchpoint whose bytes changed, a read watchpoint read, an access
+ * watchpoint touched) with the stop kind in *kind, or -1 if none. */
+int dbg_watch_hit(struct debugger *d, enum gdb_stop_kind *kind);
+
+/* ---- the one run loop (machine.c) ---- */
+
+/* Run the guest (step = 0) or execute one instruction (step = 1) with what is
+ * armed, until the next event the debugger must look at. Returns:
+ *   MON_EV_HYPERCALL  a hypercall was served (reverse execution may have taken
+ *                     a checkpoint after it); while stepping: the step
+ *   MON_EV_STEP       the step was done
+ *   MON_EV_BREAKPOINT an armed breakpoint was reached: d->m->ev.bp.addr
+ *   MON_EV_WATCH      a watched range was accessed: d->m->ev.watch
+ *   MON_EV_STOPPED    the guest ended: d->m->stop
+ *   MON_EV_INTERRUPTED the user interrupted (^C from the debugger; never while stepping) */
+enum monitor_event dbg_exec(struct debugger *d, int step);
+
+/* The guest's rip; set it. */
+uint64_t dbg_rip(struct debugger *d);
+void dbg_set_rip(struct debugger *d, uint64_t rip);
+
+/* Forward execution for the debugger: execute one instruction (a hypercall's
+ * out completes as one); run until a breakpoint, watchpoint, the end or an
+ * interrupt; with range_end > range_start, single-step while rip stays in
+ * [start, end). Fill (stop). */
+void dbg_step(struct debugger *d, struct gdb_stop *stop);
+void dbg_cont(struct debugger *d, struct gdb_stop *stop, uint64_t range_start, uint64_t range_end);
+
+/* The guest stopped for good: mark it and fill (stop). */
+void dbg_ended_stop(struct debugger *d, struct gdb_stop *stop);
+
+/* ---- reverse execution (reverse.c) ---- */
+
+/* Start reverse execution for (d) replaying with (d->r); the machine must be
+ * at boot. Takes checkpoint 0. Returns NULL on failure (out of memory). */
+struct timetravel *tt_create(struct debugger *d);
+void tt_destroy(struct timetravel *tt);
+
+/* After every forward resume the debugger asked for: (how) was the request,
+ * (event_before) the replayer's event index before it, (stop) the result. */
+void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t event_before,
+                     const struct gdb_stop *stop);
+
+/* Called by the run loop after each served hypercall: may take a checkpoint. */
+void tt_after_hc(struct timetravel *tt);
+
+/* 'bs' (step = 1) or 'bc' (step = 0). Fills (stop). Returns 0, or -1 if the
+ * machine cannot be moved (the debugger gets an error; it stays where it was). */
+int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop);
+
+/* `monitor when`, `monitor checkpoints`, `monitor goto N`. */
+void tt_describe_position(struct timetravel *tt, char *buf, size_t n);
+void tt_list_checkpoints(struct timetravel *tt, gdb_out_fn out, void *ctx);
+int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n);
+
+/* Statistics for benchmarks: checkpoint memory in bytes and guest RAM. */
+void tt_memory(struct timetravel *tt, uint64_t *checkpoint_bytes, uint64_t *ram_bytes);
+
+#endif /* PVRR_DEBUGGER_INTERNAL_H */
