@@ -1,10 +1,8 @@
 /*
  * reverse.c - exact positions, goto, reverse-step and reverse-continue on a
- * replay (reverse.h). See docs/reverse-execution.md.
+ * replay (debugger_internal.h). See docs/reverse-execution.md.
  */
-#include "debugger/checkpoint.h"
-#include "debugger/debugger_internal.h"
-#include "replayer/replayer.h"
+#include "debugger/reverse_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Give up a reverse operation, remembering where (tt->fail_line, shown by
- * `monitor when` for diagnosis). */
+/* Give up a reverse operation, remembering the source line in tt->fail_line
+ * (library code does not print; a developer reads it in a debugger). */
 #define TT_FAIL()                                                                                  \
     do {                                                                                           \
         tt->fail_line = __LINE__;                                                                  \
@@ -21,93 +19,13 @@
     } while (0)
 
 #define OUT_DX_EAX 0xef /* out %eax,(%dx): the hypercall instruction of the ABI (pvrr_abi.h) */
-#define NCACHE 16
-#define MAXA 2
 #define CK_CPU_NS 20000000ull /* take a checkpoint after ~20 ms of guest CPU */
-
-/* (e, a, k, s): see reverse.h. */
-struct pos {
-    uint64_t e, a, k, s;
-};
-
-/* A full machine state to find again (registers, SSE, memory digest). */
-struct tstate {
-    struct engine_regs regs;
-    struct engine_fpu fpu;
-    uint64_t mem;
-};
-
-enum hit_kind { HIT_BP = 1, HIT_WATCH_MMIO, HIT_WATCH_HC };
-
-struct hit {
-    enum hit_kind kind;
-    int hw;                      /* HIT_BP: a hardware breakpoint */
-    uint64_t e;                  /* interval */
-    uint64_t addr;               /* HIT_BP: the address; HIT_WATCH_*: the writing instruction */
-    uint64_t k;                  /* HIT_BP: arrival number; HIT_WATCH_MMIO: MMIO exit number */
-    uint64_t s;                  /* steps after the anchor (hits found while stepping) */
-    uint64_t anchor_a, anchor_k; /* HIT_BP found while stepping: the anchor */
-    uint64_t watch;              /* HIT_WATCH_*: the watchpoint's address */
-    enum gdb_stop_kind stop;     /* HIT_WATCH_MMIO: GDB_STOP_WATCH, _RWATCH or _AWATCH */
-};
-
-enum run_why { RUN_NONE, RUN_ARRIVAL, RUN_EVENT, RUN_MMIO, RUN_MATCH, RUN_ENDED, RUN_INTERRUPT };
-
-struct runspec {
-    uint64_t addr[MAXA];
-    unsigned naddr;
-    uint64_t count[MAXA];
-    int scan;                  /* user breakpoints and watchpoints are active and hits recorded */
-    int protect;               /* watchpoint pages are read-only (implied by scan) */
-    int record_at_stop;        /* the stop arrival lies before the end: record it as a hit too */
-    uint64_t prev_count[MAXA]; /* counts of the interval that ended last */
-    /* stop conditions */
-    int stop_idx;            /* -1: none; else stop at arrival stop_k of addr[stop_idx] ... */
-    uint64_t stop_k, stop_e; /* ... in interval stop_e */
-    uint64_t stop_event;     /* stop on reaching base stop_event; UINT64_MAX: none */
-    uint64_t stop_mmio_e, stop_mmio_j; /* stop at MMIO exit j of interval e (j > 0) */
-    const struct tstate *match; /* stop at an arrival at addr[0] in interval match_e matching */
-    uint64_t match_e;
-    /* results */
-    uint64_t mmio;
-    struct hit last;
-    int have_last;
-    enum run_why why;
-};
-
-struct cache_ent {
-    struct pos p;
-    struct checkpoint *c;
-    uint64_t used;
-};
-
-struct timetravel {
-    struct debugger *d;
-    struct replayer *r;
-    struct monitor *m;
-    struct ck_store ck;
-    struct pos cur;
-    int cur_valid;
-    int at_fault;     /* the guest ended in a fault: the position is the end of history */
-    uint64_t *ucount; /* arrivals per user breakpoint in this interval */
-    size_t capu;
-    int fail_line; /* where the last reverse operation gave up (TT_FAIL) */
-    struct cache_ent cache[NCACHE];
-    uint64_t tick;
-    uint64_t ck_cpu_ns; /* thread CPU time at the last checkpoint */
-    uint64_t resolutions, gotos;
-};
 
 static uint64_t cpu_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cur_event(struct timetravel *tt)
-{
-    return tt->r->next_event;
 }
 
 /* ---- checkpoints ---- */
@@ -133,262 +51,6 @@ static int restore(struct timetravel *tt, const struct checkpoint *c)
     tt->d->ended = 0;
     tt->at_fault = 0;
     return 0;
-}
-
-/* ---- state matching ---- */
-
-static void state_capture(struct timetravel *tt, struct tstate *s)
-{
-    vm_get_regs(&tt->m->vm, &s->regs);
-    vm_get_fpu(&tt->m->vm, &s->fpu);
-    s->mem = monitor_memory_digest(tt->m);
-}
-
-static int state_matches(struct timetravel *tt, const struct tstate *want)
-{
-    struct engine_regs r;
-    vm_get_regs(&tt->m->vm, &r);
-    if (memcmp(&r, &want->regs, sizeof r) != 0)
-        return 0;
-    struct engine_fpu f;
-    vm_get_fpu(&tt->m->vm, &f);
-    if (memcmp(f.xmm, want->fpu.xmm, sizeof f.xmm) != 0 || f.mxcsr != want->fpu.mxcsr ||
-        memcmp(f.st, want->fpu.st, sizeof f.st) != 0)
-        return 0;
-    return monitor_memory_digest(tt->m) == want->mem;
-}
-
-/* ---- the run engine ---- */
-
-/* Zero the arrival counts of the user's breakpoints. Returns -1 if out of memory. */
-static int user_counts_reset(struct timetravel *tt)
-{
-    if (tt->capu < tt->d->nbp) {
-        uint64_t *n = realloc(tt->ucount, tt->d->nbp * sizeof *n);
-        if (!n)
-            return -1;
-        tt->ucount = n;
-        tt->capu = tt->d->nbp;
-    }
-    if (tt->d->nbp)
-        memset(tt->ucount, 0, tt->d->nbp * sizeof *tt->ucount);
-    return 0;
-}
-
-static void interval_reset(struct timetravel *tt, struct runspec *rs)
-{
-    memcpy(rs->prev_count, rs->count, sizeof rs->count);
-    memset(rs->count, 0, sizeof rs->count);
-    rs->mmio = 0;
-    if (rs->scan)
-        user_counts_reset(tt); /* cannot fail: the set does not grow during a run */
-}
-
-/* An arrival at (x) just happened (rip == x, instruction not executed).
- * Returns 1 to stop. */
-static int arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_t steps,
-                  uint64_t anchor_a, uint64_t anchor_k)
-{
-    uint64_t e = cur_event(tt);
-    for (unsigned i = 0; i < rs->naddr; i++)
-        if (rs->addr[i] == x)
-            rs->count[i]++;
-    uint64_t uk = 0;
-    int hw = 0, is_user = 0;
-    if (rs->scan) {
-        for (size_t i = 0; i < tt->d->nbp; i++)
-            if (tt->d->bp[i].addr == x) {
-                uk = ++tt->ucount[i];
-                hw = tt->d->bp[i].hw && !tt->d->bp[i].sw;
-                is_user = 1;
-            }
-    }
-    if (rs->stop_idx >= 0 && e == rs->stop_e && x == rs->addr[rs->stop_idx] &&
-        rs->count[rs->stop_idx] == rs->stop_k && steps == 0) {
-        rs->why = RUN_ARRIVAL;
-        if (is_user && rs->record_at_stop) {
-            rs->have_last = 1;
-            rs->last = (struct hit){.kind = HIT_BP, .hw = hw, .e = e, .addr = x, .k = uk};
-        }
-        return 1;
-    }
-    if (rs->match && e == rs->match_e && x == rs->addr[0] && state_matches(tt, rs->match)) {
-        rs->why = RUN_MATCH;
-        return 1;
-    }
-    if (is_user) {
-        rs->have_last = 1;
-        rs->last = (struct hit){.kind = HIT_BP,
-                                .hw = hw,
-                                .e = e,
-                                .addr = x,
-                                .k = uk,
-                                .s = steps,
-                                .anchor_a = anchor_a,
-                                .anchor_k = anchor_k};
-    }
-    return 0;
-}
-
-/* A hypercall completed. Returns 1 to stop. */
-static int interval_end(struct timetravel *tt, struct runspec *rs)
-{
-    if (rs->scan) {
-        int w = dbg_watch_changed(tt->d);
-        if (w >= 0) {
-            rs->have_last = 1;
-            rs->last = (struct hit){.kind = HIT_WATCH_HC,
-                                    .e = cur_event(tt) - 1,
-                                    .addr = dbg_rip(tt->d) - 1,
-                                    .watch = tt->d->wp[w].addr,
-                                    .stop = GDB_STOP_WATCH};
-            dbg_watch_snapshot(tt->d);
-        }
-    }
-    interval_reset(tt, rs);
-    if (cur_event(tt) == rs->stop_event) {
-        rs->why = RUN_EVENT;
-        return 1;
-    }
-    return 0;
-}
-
-/* A watched access in a run (the engine completed it and its instruction):
- * count it, stop after the (stop_mmio_j)-th if asked, else record a watch hit.
- * Returns 1 to stop. */
-static int mmio(struct timetravel *tt, struct runspec *rs)
-{
-    rs->mmio++;
-    if (rs->stop_mmio_j && cur_event(tt) == rs->stop_mmio_e && rs->mmio == rs->stop_mmio_j) {
-        rs->why = RUN_MMIO;
-        return 1;
-    }
-    enum gdb_stop_kind kind;
-    int w = dbg_watch_hit(tt->d, &kind);
-    if (w >= 0 && rs->scan) {
-        /* rip is after the accessing instruction: the hit's anchor */
-        rs->have_last = 1;
-        rs->last = (struct hit){.kind = HIT_WATCH_MMIO,
-                                .e = cur_event(tt),
-                                .addr = dbg_rip(tt->d),
-                                .k = rs->mmio,
-                                .watch = tt->d->wp[w].addr,
-                                .stop = kind};
-    }
-    if (w >= 0)
-        dbg_watch_snapshot(tt->d);
-    return 0;
-}
-
-/* Execute exactly one instruction. Returns 1 to stop the run (rs->why set),
- * 0 otherwise; *was_hc tells whether it was a hypercall. */
-static int one_step(struct timetravel *tt, struct runspec *rs, int *was_hc)
-{
-    *was_hc = 0;
-    for (;;) {
-        switch (dbg_exec(tt->d, 1)) {
-        case MON_EV_STEP:
-            return 0;
-        case MON_EV_HYPERCALL:
-            *was_hc = 1;
-            return interval_end(tt, rs);
-        case MON_EV_WATCH:
-            return mmio(tt, rs); /* the access was the step's instruction */
-        case MON_EV_STOPPED:
-            if (cur_event(tt) == rs->stop_event) {
-                interval_reset(tt, rs);
-                rs->why = RUN_EVENT;
-                return 1;
-            }
-            rs->why = RUN_ENDED;
-            tt->d->ended = 1;
-            return 1;
-        default:
-            continue;
-        }
-    }
-}
-
-/* Run forward under (rs) until one of its stop conditions. */
-static void run(struct timetravel *tt, struct runspec *rs)
-{
-    rs->why = RUN_NONE;
-    if (dbg_arm(tt->d, rs->addr, rs->naddr, rs->scan) < 0 ||
-        (rs->scan && user_counts_reset(tt) < 0))
-        return; /* out of memory: RUN_NONE, which no caller expects */
-    dbg_arm_watches(tt->d, rs->scan || rs->protect);
-    dbg_watch_snapshot(tt->d);
-    for (;;) {
-        if (tt->m->stop.reason != MON_RUNNING) {
-            rs->why = cur_event(tt) == rs->stop_event ? RUN_EVENT : RUN_ENDED;
-            return;
-        }
-        uint64_t x;
-        switch (dbg_exec(tt->d, 0)) {
-        case MON_EV_INTERRUPTED:
-            rs->why = RUN_INTERRUPT;
-            return;
-        case MON_EV_HYPERCALL:
-            if (interval_end(tt, rs))
-                return;
-            continue;
-        case MON_EV_STOPPED:
-            if (cur_event(tt) == rs->stop_event) {
-                interval_reset(tt, rs); /* the exit hypercall ended the interval */
-                rs->why = RUN_EVENT;
-            } else {
-                rs->why = RUN_ENDED;
-                tt->d->ended = 1;
-            }
-            return;
-        case MON_EV_WATCH:
-            if (mmio(tt, rs))
-                return;
-            continue;
-        case MON_EV_BREAKPOINT:
-            x = tt->m->ev.bp.addr;
-            break;
-        default:
-            continue;
-        }
-        if (arrive(tt, rs, x, 0, 0, 0))
-            return;
-        int was_hc;
-        if (one_step(tt, rs, &was_hc))
-            return;
-    }
-}
-
-/* Single-step (n) times under (rs) (no patches), recording hits by RIP.
- * Returns 1 if a stop condition ended it early. */
-static int run_steps(struct timetravel *tt, struct runspec *rs, uint64_t n, uint64_t anchor_a,
-                     uint64_t anchor_k)
-{
-    dbg_arm_watches(tt->d, rs->scan || rs->protect);
-    dbg_watch_snapshot(tt->d);
-    int stopped = 0;
-    for (uint64_t i = 1; i <= n; i++) {
-        int was_hc;
-        if (one_step(tt, rs, &was_hc)) {
-            stopped = 1;
-            break;
-        }
-        if (was_hc) {
-            anchor_a = anchor_k = 0;
-            continue;
-        }
-        uint64_t rip = dbg_rip(tt->d);
-        if (rs->scan && i < n)
-            arrive(tt, rs, rip, i, anchor_a, anchor_k);
-    }
-    return stopped;
-}
-
-static void spec_init(struct runspec *rs)
-{
-    memset(rs, 0, sizeof *rs);
-    rs->stop_idx = -1;
-    rs->stop_event = UINT64_MAX;
 }
 
 /* ---- goto ---- */
@@ -480,9 +142,9 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     struct runspec rs;
     /* to base p.e */
     if (from.e < p.e) {
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.stop_event = p.e;
-        run(tt, &rs);
+        tt_run(tt, &rs);
         if (rs.why != RUN_EVENT) {
             tt->cur_valid = 0;
             TT_FAIL();
@@ -492,7 +154,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     /* to the anchor */
     uint64_t steps = p.s;
     if (p.k > 0 && (from.k < p.k)) {
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.addr[0] = p.a;
         rs.naddr = 1;
         rs.count[0] = from.k;
@@ -500,7 +162,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         rs.stop_k = p.k;
         rs.stop_e = p.e;
         rs.stop_event = p.e + 1;
-        run(tt, &rs);
+        tt_run(tt, &rs);
         if (rs.why != RUN_ARRIVAL) {
             tt->cur_valid = 0;
             TT_FAIL();
@@ -513,9 +175,9 @@ static int goto_pos(struct timetravel *tt, struct pos p)
         steps = p.s - from.s;
     }
     if (steps) {
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.stop_event = p.e + 1;
-        if (run_steps(tt, &rs, steps, 0, 0)) {
+        if (tt_run_steps(tt, &rs, steps, 0, 0)) {
             tt->cur_valid = 0;
             TT_FAIL();
         }
@@ -535,27 +197,27 @@ static int resolve(struct timetravel *tt)
         TT_FAIL();
     tt->resolutions++;
     struct tstate want;
-    state_capture(tt, &want);
+    tt_state_capture(tt, &want);
     uint64_t e = cur_event(tt);
     /* keep a way back in case of trouble */
     struct checkpoint *here = ck_snapshot(&tt->ck, e, tt->r->chain);
     struct pos base = {e, 0, 0, 0};
     tt->cur_valid = 0;
     if (goto_pos(tt, base) == 0) {
-        if (state_matches(tt, &want)) {
+        if (tt_state_matches(tt, &want)) {
             ck_release(&tt->ck, here);
             tt->cur = base;
             tt->cur_valid = 1;
             return 0;
         }
         struct runspec rs;
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.addr[0] = want.regs.rip;
         rs.naddr = 1;
         rs.match = &want;
         rs.match_e = e;
         rs.stop_event = e + 1;
-        run(tt, &rs);
+        tt_run(tt, &rs);
         if (rs.why == RUN_MATCH) {
             ck_release(&tt->ck, here);
             tt->cur = (struct pos){e, want.regs.rip, rs.count[0], 0};
@@ -620,12 +282,12 @@ static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint
     if (goto_pos(tt, (struct pos){e, 0, 0, 0}) < 0)
         TT_FAIL();
     struct runspec rs;
-    spec_init(&rs);
+    tt_spec_init(&rs);
     rs.addr[0] = a;
     rs.naddr = 1;
     rs.stop_event = e + 1;
     tt->cur_valid = 0;
-    run(tt, &rs);
+    tt_run(tt, &rs);
     if (rs.why != RUN_EVENT)
         TT_FAIL();
     tt->cur = (struct pos){e + 1, 0, 0, 0};
@@ -657,11 +319,11 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
         /* step until the next arrival at p.a: that is p */
         uint64_t n = 0;
         struct runspec rs;
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.stop_event = p.e + 1;
         for (;;) {
             int was_hc;
-            if (one_step(tt, &rs, &was_hc) || was_hc)
+            if (tt_one_step(tt, &rs, &was_hc) || was_hc)
                 TT_FAIL();
             n++;
             if (dbg_rip(tt->d) == p.a)
@@ -710,7 +372,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         if (goto_pos(tt, (struct pos){h->e, 0, 0, 0}) < 0)
             TT_FAIL();
         struct runspec rs;
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.addr[0] = h->addr;
         rs.naddr = 1;
         rs.stop_mmio_e = h->e;
@@ -718,7 +380,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         rs.stop_event = h->e + 1;
         rs.protect = 1; /* the same read-only pages as the scan: the same MMIO exits */
         tt->cur_valid = 0;
-        run(tt, &rs);
+        tt_run(tt, &rs);
         if (rs.why != RUN_MMIO)
             TT_FAIL();
         tt->cur = (struct pos){h->e, h->addr, rs.count[0] + 1, 0};
@@ -754,7 +416,7 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         tt->cur = (struct pos){start, 0, 0, 0};
         tt->cur_valid = 1;
         struct runspec rs;
-        spec_init(&rs);
+        tt_spec_init(&rs);
         rs.scan = 1;
         if (end.k > 0) {
             rs.addr[0] = end.a;
@@ -768,10 +430,10 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         }
         if (end.k == 0 && start == end.e) {
             rs.why = RUN_EVENT; /* already at base end.e */
-            if (user_counts_reset(tt) < 0)
+            if (tt_user_counts_reset(tt) < 0)
                 TT_FAIL();
         } else
-            run(tt, &rs);
+            tt_run(tt, &rs);
         if (rs.why == RUN_INTERRUPT) {
             tt->cur_valid = 0;
             stop->kind = GDB_STOP_INTERRUPT;
@@ -782,8 +444,8 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
             TT_FAIL();
         if (end.s > 0) {
             if (end.k == 0) /* the arrival at base end.e itself lies before the end */
-                arrive(tt, &rs, dbg_rip(tt->d), 0, 0, 0);
-            run_steps(tt, &rs, end.s, end.a, end.k);
+                tt_arrive(tt, &rs, dbg_rip(tt->d), 0, 0, 0);
+            tt_run_steps(tt, &rs, end.s, end.a, end.k);
         }
         tt->cur_valid = 0;
         if (rs.have_last)
