@@ -38,42 +38,50 @@ static int is_zero(const uint8_t *d)
     return memcmp(d, z, PAGE) == 0;
 }
 
+/* A copy of page (d), shared if all zero; NULL if out of memory. */
 static struct ck_page *page_copy(struct ck_store *s, const uint8_t *d)
 {
     if (is_zero(d))
         return &zero_page;
     struct ck_page *p = malloc(sizeof *p);
     if (!p)
-        engine_die("out of memory for a checkpoint page");
+        return NULL;
     p->refs = 1;
     memcpy(p->data, d, PAGE);
     s->unique_pages++;
     return p;
 }
 
-/* Bring s->base up to date with the dirty pages of current memory. */
-static void base_update(struct ck_store *s)
+/* Bring s->base up to date with the dirty pages of current memory. Returns
+ * -1 if out of memory (the pages not yet copied stay marked dirty). */
+static int base_update(struct ck_store *s)
 {
     vm_dirty_collect(s->vm);
     for (uint64_t w = 0; w < (s->npages + 63) / 64; w++) {
-        uint64_t bits = s->vm->dirty[w];
-        while (bits) {
-            unsigned b = (unsigned)__builtin_ctzll(bits);
-            bits &= bits - 1;
+        while (s->vm->dirty[w]) {
+            unsigned b = (unsigned)__builtin_ctzll(s->vm->dirty[w]);
             uint64_t p = w * 64 + b;
             struct ck_page *np = page_copy(s, s->vm->mem + p * PAGE);
+            if (!np)
+                return -1;
             page_unref(s, s->base[p]);
             s->base[p] = np;
+            s->vm->dirty[w] &= ~(1ull << b);
         }
     }
-    vm_dirty_clear(s->vm);
+    return 0;
 }
 
+/* A checkpoint of the CPU and s->base; NULL if out of memory. */
 static struct checkpoint *ck_new(struct ck_store *s, uint64_t event, uint64_t chain)
 {
     struct checkpoint *c = calloc(1, sizeof *c + vm_cpu_state_size(s->vm));
-    if (!c || !(c->pages = malloc(s->npages * sizeof *c->pages)))
-        engine_die("out of memory for a checkpoint");
+    if (c && !(c->pages = malloc(s->npages * sizeof *c->pages))) {
+        free(c);
+        c = NULL;
+    }
+    if (!c)
+        return NULL;
     c->event = event;
     c->chain = chain;
     vm_cpu_save(s->vm, c->cpu);
@@ -99,15 +107,26 @@ int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain)
     s->base = calloc(s->npages, sizeof *s->base);
     s->cap = 64;
     s->ck = calloc(s->cap, sizeof *s->ck);
-    if (!s->base || !s->ck)
+    if (!s->base || !s->ck) {
+        ck_fini(s);
         return -1;
+    }
     vm_dirty_collect(vm);
     vm_dirty_clear(vm);
-    for (uint64_t p = 0; p < s->npages; p++) /* never-written pages are zero (vm.h) */
+    for (uint64_t p = 0; p < s->npages; p++) { /* never-written pages are zero (engine.h) */
         s->base[p] =
             (vm->ever[p / 64] >> (p % 64)) & 1 ? page_copy(s, vm->mem + p * PAGE) : &zero_page;
-    s->ck[s->n++] = ck_new(s, 0, chain);
+        if (!s->base[p])
+            goto fail;
+    }
+    s->ck[0] = ck_new(s, 0, chain);
+    if (!s->ck[0])
+        goto fail;
+    s->n = 1;
     return 0;
+fail:
+    ck_fini(s);
+    return -1;
 }
 
 void ck_fini(struct ck_store *s)
@@ -132,8 +151,11 @@ static void thin(struct ck_store *s, uint64_t center)
     int count[2][65] = {{0}};
     char *keep = calloc(s->n, 1);
     size_t *order = calloc(s->n, sizeof *order);
-    if (!keep || !order)
-        engine_die("out of memory");
+    if (!keep || !order) { /* out of memory: keep them all for now */
+        free(keep);
+        free(order);
+        return;
+    }
     for (size_t i = 0; i < s->n; i++)
         order[i] = i;
     /* insertion sort by distance from the center (n is small) */
@@ -175,25 +197,30 @@ static void thin(struct ck_store *s, uint64_t center)
     free(order);
 }
 
-void ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
+int ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
 {
     size_t i = s->n;
     while (i > 0 && s->ck[i - 1]->event > event)
         i--;
     if (i > 0 && s->ck[i - 1]->event == event)
-        return;
-    base_update(s);
-    struct checkpoint *c = ck_new(s, event, chain);
+        return 0;
     if (s->n == s->cap) {
+        struct checkpoint **nck = realloc(s->ck, s->cap * 2 * sizeof *s->ck);
+        if (!nck)
+            return -1;
+        s->ck = nck;
         s->cap *= 2;
-        s->ck = realloc(s->ck, s->cap * sizeof *s->ck);
-        if (!s->ck)
-            engine_die("out of memory for checkpoints");
     }
+    if (base_update(s) < 0)
+        return -1;
+    struct checkpoint *c = ck_new(s, event, chain);
+    if (!c)
+        return -1;
     memmove(&s->ck[i + 1], &s->ck[i], (s->n - i) * sizeof *s->ck);
     s->ck[i] = c;
     s->n++;
     thin(s, event);
+    return 0;
 }
 
 const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event)
@@ -227,7 +254,8 @@ uint64_t ck_memory_bytes(const struct ck_store *s)
 
 struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain)
 {
-    base_update(s);
+    if (base_update(s) < 0)
+        return NULL;
     return ck_new(s, event, chain);
 }
 

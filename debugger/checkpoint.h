@@ -42,15 +42,17 @@ struct ck_store {
     uint64_t taken, dropped;
 };
 
-/* Start a store for (vm) and take checkpoint 0 of its current state (boot). */
+/* Start a store for (vm) and take checkpoint 0 of its current state (boot).
+ * Returns -1 if out of memory (the store is then empty). */
 int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain);
 
 void ck_fini(struct ck_store *s);
 
 /* Take a checkpoint of the current state as base (event) unless one exists
  * there (the machine at a hypercall boundary). Thins older checkpoints
- * afterwards. */
-void ck_take(struct ck_store *s, uint64_t event, uint64_t chain);
+ * afterwards. Returns -1 if out of memory (no checkpoint taken: reverse
+ * execution only gets slower). */
+int ck_take(struct ck_store *s, uint64_t event, uint64_t chain);
 
 /* The newest checkpoint with event <= (event) (checkpoint 0 always exists). */
 const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event);
@@ -59,7 +61,7 @@ const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event);
 void ck_restore(struct ck_store *s, const struct checkpoint *c);
 
 /* A snapshot of the current state outside the thinned list (for caches);
- * release it with ck_release. */
+ * release it with ck_release. NULL if out of memory. */
 struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain);
 void ck_release(struct ck_store *s, struct checkpoint *c);
 

@@ -38,7 +38,7 @@ void tt_after_hc(struct timetravel *tt)
     if (now - tt->ck_cpu_ns < CK_CPU_NS)
         return;
     tt->ck_cpu_ns = now;
-    ck_take(&tt->ck, cur_event(tt), tt->r->chain);
+    (void)ck_take(&tt->ck, cur_event(tt), tt->r->chain); /* none: only slower */
 }
 
 /* Restore (c) and re-position the replayer there. Returns -1 if the
@@ -201,6 +201,8 @@ static int resolve(struct timetravel *tt)
     uint64_t e = cur_event(tt);
     /* keep a way back in case of trouble */
     struct checkpoint *here = ck_snapshot(&tt->ck, e, tt->r->chain);
+    if (!here)
+        TT_FAIL();
     struct pos base = {e, 0, 0, 0};
     tt->cur_valid = 0;
     if (goto_pos(tt, base) == 0) {
@@ -472,6 +474,8 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
     }
     /* keep the way back: a failed reverse operation leaves the machine where it was */
     struct checkpoint *here = ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain);
+    if (!here)
+        return -1; /* out of memory: the machine has not moved */
     struct pos was = tt->cur;
     int was_valid = tt->cur_valid, was_ended = tt->d->ended;
     struct monitor_stop was_stop = tt->m->stop;
