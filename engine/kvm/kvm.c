@@ -299,39 +299,85 @@ static void kvm_set_sregs(struct vm *vm, const struct engine_sregs *e)
     kvm_ioctl(k->vcpu_fd, KVM_SET_SREGS, &s);
 }
 
-static void fpu_from_kvm(struct engine_fpu *e, const struct kvm_fpu *f)
+/*
+ * FPU and SSE state through the XSAVE area's legacy (FXSAVE) region, not
+ * KVM_GET_FPU: some hosts' KVM_GET_FPU reports mxcsr 0 while the vCPU holds
+ * 0x1f80 (measured on this project's nested KVM, Linux 6.18). Offsets are
+ * the FXSAVE layout; XSTATE_BV (byte 512) says which components are not in
+ * their initial state.
+ */
+#define FX_FCW 0
+#define FX_FSW 2
+#define FX_FTW 4
+#define FX_FOP 6
+#define FX_FIP 8
+#define FX_FDP 16
+#define FX_MXCSR 24
+#define FX_ST 32
+#define FX_XMM 160
+#define XSTATE_BV 512
+#define XFEATURE_X87 1ull
+#define XFEATURE_SSE 2ull
+
+static void fpu_from_xsave(struct engine_fpu *e, const struct kvm_xsave *x)
 {
+    const uint8_t *b = (const uint8_t *)x->region;
+    uint64_t bv;
+    memcpy(&bv, b + XSTATE_BV, sizeof bv);
     memset(e, 0, sizeof *e);
-    memcpy(e->st, f->fpr, sizeof e->st);
-    e->fcw = f->fcw, e->fsw = f->fsw, e->ftw = f->ftwx, e->fop = f->last_opcode;
-    e->fip = f->last_ip, e->fdp = f->last_dp;
-    memcpy(e->xmm, f->xmm, sizeof e->xmm);
-    e->mxcsr = f->mxcsr;
+    e->fcw = 0x37f; /* the x87 initial state, when XSTATE_BV says so */
+    if (bv & XFEATURE_X87) {
+        memcpy(&e->fcw, b + FX_FCW, 2);
+        memcpy(&e->fsw, b + FX_FSW, 2);
+        e->ftw = b[FX_FTW];
+        memcpy(&e->fop, b + FX_FOP, 2);
+        memcpy(&e->fip, b + FX_FIP, 8);
+        memcpy(&e->fdp, b + FX_FDP, 8);
+        memcpy(e->st, b + FX_ST, sizeof e->st);
+    }
+    memcpy(&e->mxcsr, b + FX_MXCSR, 4);
+    if (bv & XFEATURE_SSE)
+        memcpy(e->xmm, b + FX_XMM, sizeof e->xmm);
 }
 
-static void fpu_to_kvm(struct kvm_fpu *f, const struct engine_fpu *e)
+static void fpu_to_xsave(struct kvm_xsave *x, const struct engine_fpu *e)
 {
-    memset(f, 0, sizeof *f);
-    memcpy(f->fpr, e->st, sizeof f->fpr);
-    f->fcw = e->fcw, f->fsw = e->fsw, f->ftwx = e->ftw, f->last_opcode = e->fop;
-    f->last_ip = e->fip, f->last_dp = e->fdp;
-    memcpy(f->xmm, e->xmm, sizeof f->xmm);
-    f->mxcsr = e->mxcsr;
+    uint8_t *b = (uint8_t *)x->region;
+    uint64_t bv;
+    memcpy(&bv, b + XSTATE_BV, sizeof bv);
+    memcpy(b + FX_FCW, &e->fcw, 2);
+    memcpy(b + FX_FSW, &e->fsw, 2);
+    b[FX_FTW] = e->ftw;
+    memcpy(b + FX_FOP, &e->fop, 2);
+    memcpy(b + FX_FIP, &e->fip, 8);
+    memcpy(b + FX_FDP, &e->fdp, 8);
+    memcpy(b + FX_ST, e->st, sizeof e->st);
+    memcpy(b + FX_MXCSR, &e->mxcsr, 4);
+    memcpy(b + FX_XMM, e->xmm, sizeof e->xmm);
+    bv |= XFEATURE_X87 | XFEATURE_SSE;
+    memcpy(b + XSTATE_BV, &bv, sizeof bv);
 }
 
 static void kvm_get_fpu(struct vm *vm, struct engine_fpu *e)
 {
-    struct kvm_fpu f;
-    kvm_ioctl(kvm_of(vm)->vcpu_fd, KVM_GET_FPU, &f);
-    fpu_from_kvm(e, &f);
+    static struct kvm_xsave x; /* 4 KiB: one vCPU thread */
+    kvm_ioctl(kvm_of(vm)->vcpu_fd, KVM_GET_XSAVE, &x);
+    fpu_from_xsave(e, &x);
+}
+
+/* Write (e) into the vCPU (no pending exit to complete). */
+static void xsave_write_fpu(struct vm *vm, const struct engine_fpu *e)
+{
+    static struct kvm_xsave x;
+    kvm_ioctl(kvm_of(vm)->vcpu_fd, KVM_GET_XSAVE, &x);
+    fpu_to_xsave(&x, e);
+    kvm_ioctl(kvm_of(vm)->vcpu_fd, KVM_SET_XSAVE, &x);
 }
 
 static void kvm_set_fpu(struct vm *vm, const struct engine_fpu *e)
 {
-    struct kvm_fpu f;
-    fpu_to_kvm(&f, e);
     kvm_settle(vm);
-    kvm_ioctl(kvm_of(vm)->vcpu_fd, KVM_SET_FPU, &f);
+    xsave_write_fpu(vm, e);
 }
 
 static int kvm_boot(struct vm *vm, const struct engine_regs *r, const struct engine_sregs *e,
@@ -350,9 +396,7 @@ static int kvm_boot(struct vm *vm, const struct engine_regs *r, const struct eng
     struct kvm_regs kr;
     regs_to_kvm(&kr, r);
     kvm_ioctl(k->vcpu_fd, KVM_SET_REGS, &kr);
-    struct kvm_fpu kf;
-    fpu_to_kvm(&kf, f);
-    kvm_ioctl(k->vcpu_fd, KVM_SET_FPU, &kf);
+    xsave_write_fpu(vm, f);
     k->run->s.regs.regs = kr;
     k->exit_regs = kr;
     return 0;
