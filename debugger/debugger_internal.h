@@ -52,8 +52,8 @@ struct debugger {
     int watch_armed; /* the user's watchpoints are armed in the engine */
     int ended;       /* the guest has stopped for good (exit, panic, fault, divergence) */
     int killed;
-    struct gdbstub *stub; /* during a resume, for interrupts */
-    uint64_t exits;
+    struct gdbstub *stub;  /* during a resume, for interrupts */
+    uint64_t exits;        /* events of runs (not steps), for polling the debugger */
     int interrupt_pending; /* the debugger interrupted during a hypercall: stop at the next run */
     void (*log)(void *ctx, const char *msg);
     void *log_ctx;

@@ -153,7 +153,6 @@ enum monitor_event dbg_exec(struct debugger *d, int step)
     struct engine_run_args a = {.step = step};
     for (;;) {
         enum monitor_event ev = monitor_step(d->m, &a);
-        d->exits++;
         switch (ev) {
         case MON_EV_INTERRUPTED:
             if (!step && d->stub && gdbstub_poll_interrupt(d->stub))
@@ -161,19 +160,26 @@ enum monitor_event dbg_exec(struct debugger *d, int step)
             continue;
         case MON_EV_TIMEOUT:
             continue; /* no instruction budget is given */
+        default:
+            break;
+        }
+        /* kicks interrupt only a busy engine: with events coming all the time
+         * (hypercalls, arrivals), look for the debugger's interrupt every so
+         * often; the caller sees it at its next run, after this event */
+        if (!step && (++d->exits & 4095) == 0 && d->stub && gdbstub_poll_interrupt(d->stub))
+            d->interrupt_pending = 1;
+        switch (ev) {
         case MON_EV_HYPERCALL:
             if (d->tt)
                 tt_after_hc(d->tt);
-            /* a guest that makes hypercalls all the time is never kicked idle:
-             * look for the debugger's interrupt every so often */
-            if (!step && (d->exits & 4095) == 0 && d->stub && gdbstub_poll_interrupt(d->stub))
-                d->interrupt_pending = 1;
             return ev;
         case MON_EV_STEP:
         case MON_EV_BREAKPOINT:
         case MON_EV_WATCH:
         case MON_EV_STOPPED:
             return ev;
+        default:
+            continue;
         }
     }
 }

@@ -216,6 +216,7 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
     if (d->tt && req->how != GDB_RESUME_RSTEP && req->how != GDB_RESUME_RCONT)
         tt_forward_done(d->tt, req->how, event_before, stop);
     d->stub = NULL;
+    d->interrupt_pending = 0; /* this resume stopped anyway */
     return rc;
 }
 
