@@ -48,6 +48,11 @@
 /* First I/O port of the hypercall range; port = base + hypercall number. */
 #define PVRR_HC_PORT_BASE 0x500
 
+/* The hypercall instruction's opcode: `outl %eax, %dx` is the one byte 0xef
+ * (the SDK emits no prefix). Reverse execution finds a hypercall's instruction
+ * one byte before the rip it returns to. */
+#define PVRR_HC_INSN 0xef
+
 /*
  * Guest pointers: a real pointer in the guest, an opaque guest-physical
  * address on the host so host code cannot dereference one by accident. Both

@@ -18,7 +18,6 @@
         return -1;                                                                                 \
     } while (0)
 
-#define OUT_DX_EAX 0xef /* out %eax,(%dx): the hypercall instruction of the ABI (pvrr_abi.h) */
 #define CK_CPU_NS 20000000ull /* take a checkpoint after ~20 ms of guest CPU */
 
 static uint64_t cpu_ns(void)
@@ -341,7 +340,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
     /* at base e: the previous instruction is hypercall e-1's out */
     uint64_t out = dbg_rip(tt->d) - 1;
     const uint8_t *ins = vm_gpa(&tt->m->vm, out, 1);
-    if (!ins || *ins != OUT_DX_EAX)
+    if (!ins || *ins != PVRR_HC_INSN)
         TT_FAIL();
     uint64_t k;
     if (count_in_interval(tt, p.e - 1, out, &k) < 0)
