@@ -22,8 +22,12 @@
  * inside the engine naming the call (engine_die); calls that can fail return
  * -1 with a message where they take (err, errlen).
  *
- * changes:
- *   (none yet; later changes to this interface are listed here, newest last)
+ * changes (newest last):
+ *   - comments only, no API change: io.size is 0 for string I/O; watch_set's
+ *     -1 cases; what a cpu_restore keeps; kick may see vm->engine NULL; the
+ *     per-event state rules (every run ends with patches out, the first event
+ *     at the start rip); the contract is tested by tests/unit/engine/
+ *     (add an engine's name there).
  */
 #ifndef PVRR_ENGINE_H
 #define PVRR_ENGINE_H
@@ -172,7 +176,7 @@ struct engine_event {
     union {
         struct { /* ENGINE_EV_HYPERCALL */
             uint16_t port;
-            uint8_t size;   /* 1, 2 or 4 bytes */
+            uint8_t size;   /* 1, 2 or 4 bytes; 0 for string I/O (ins/outs, rep) */
             uint8_t is_out; /* 1: out (guest to host), 0: in */
             uint32_t value; /* for out: the value written (eax, low (size) bytes) */
         } io;
@@ -240,11 +244,12 @@ struct engine_ops {
 
     /* Run the guest until the next event and describe it in (ev). Always
      * returns with a complete instruction boundary: registers, memory and
-     * save/restore see no half-done instruction. */
+     * save/restore see no half-done instruction, and no breakpoint mechanism
+     * is visible in guest memory. (a) NULL: run on, no step. */
     void (*run)(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
     /* Make a current or the next run return ENGINE_EV_INTERRUPTED soon.
      * Async-signal-safe: called from signal handlers (timeout tick, SIGINT)
-     * on the vCPU thread. */
+     * on the vCPU thread, possibly while vm->engine is still NULL. */
     void (*kick)(struct vm *vm);
 
     /* Canonical registers. get_regs is cheap right after a run (the hot path
@@ -259,7 +264,9 @@ struct engine_ops {
     /* Complete CPU state (everything but RAM, breakpoints and watchpoints; with
      * ENGINE_CAP_INSN_COUNT, the instruction count too) as an opaque blob of
      * cpu_state_size bytes. Restoring a blob and RAM saved at the same moment
-     * makes the machine compute exactly what it computed from there. */
+     * makes the machine compute exactly what it computed from there; the
+     * breakpoints and watchpoints set stay as they are. The RAM is restored by
+     * the caller (before or after cpu_restore), through vm->mem. */
     size_t cpu_state_size;
     void (*cpu_save)(struct vm *vm, void *blob);
     void (*cpu_restore)(struct vm *vm, const void *blob);
@@ -271,9 +278,10 @@ struct engine_ops {
     int (*bp_set)(struct vm *vm, uint64_t addr, unsigned flags, int insert);
 
     /* Watchpoints on guest-physical [addr, addr+len) of (kind). insert=1 adds,
-     * 0 removes the identical range. Returns -1 if the engine cannot watch it
-     * (out of its limits: KVM protects at most 20 pages, and code cannot be
-     * fetched from a page under a read or access watch there). */
+     * 0 removes the identical range (absent: no-op). Returns -1 if the range
+     * is empty or outside RAM, or beyond the engine's limits (KVM protects at
+     * most 20 pages in all). Known KVM limit, not reported: code cannot be
+     * fetched from a page under a read or access watch. */
     int (*watch_set)(struct vm *vm, uint64_t addr, uint64_t len, enum engine_watch_kind kind,
                      int insert);
 
