@@ -6,6 +6,7 @@ pkgs=(
   build-essential cmake pkg-config           # toolchain
   libelf-dev libdwarf-dev libzstd-dev         # ELF loading, DWARF symbols, compression
   libxxhash-dev libjson-c-dev libcunit1-dev   # digests, `pvrr dump --json`, unit tests
+  libunicorn-dev libcapstone-dev              # the emulator engine: CPU, x86 decoder
   python3 gdb lldb                            # integration tests drive real debuggers
   clang libclang-rt-14-dev clang-format       # sanitizer and fuzzing builds, formatting
   zstd

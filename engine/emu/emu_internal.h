@@ -1,0 +1,171 @@
+/*
+ * emu_internal.h - the emulator engine's private state, shared by its files
+ * (emu.c: the machine, CPU state, save/restore, breakpoint and watch lists,
+ * written pages; emu_run.c: running, the code scan, exact stops, exception
+ * delivery). Nothing outside engine/emu/ includes this or <unicorn/unicorn.h>.
+ *
+ * The engine runs the guest on Unicorn 2.0.1 (QEMU's TCG). How it gets exact
+ * behaviour out of it (../shared/emulator.md lists the traps):
+ *   - every translation block is decoded once (capstone) when the block hook
+ *     first sees it; instructions that must stop the guest exactly (the one
+ *     after an `out`/`in`, rdtsc/rdtscp/rdrand/rdseed, hlt, string I/O) get a
+ *     1-byte code hook, the only hook kind that sees an exact rip and stops
+ *     before the instruction. A block seen for the first time is stopped
+ *     before it runs and translated again with its hooks (traps 1, 2, 6);
+ *   - instructions are counted by blocks: the block hook adds a block's
+ *     length, a stop inside a block takes the index of the stop's rip. A run
+ *     that must stop after N instructions puts a code hook on the N-th one
+ *     (trap 3: Unicorn's own count is never used);
+ *   - CPU exceptions reach the interrupt hook (or the invalid-instruction
+ *     hook for #UD) and are delivered through the guest's IDT here (trap 5);
+ *   - written pages are found by comparing RAM with a shadow copy at
+ *     dirty_collect (Unicorn keeps no dirty log; a write hook slows every
+ *     store, write protection would break the monitor's read() into RAM).
+ */
+#ifndef PVRR_ENGINE_EMU_INTERNAL_H
+#define PVRR_ENGINE_EMU_INTERNAL_H
+
+#include "engine/engine.h"
+
+#include <capstone/capstone.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+/* What a special address (one code hook each) stops for; flags. */
+#define EMU_AT_IO_AFTER 0x01u /* the instruction after an `in`/`out` */
+#define EMU_AT_CONTRACT 0x02u /* rdtsc, rdtscp, rdrand, rdseed */
+#define EMU_AT_HLT 0x04u
+#define EMU_AT_STRIO 0x08u /* ins/outs: string I/O */
+#define EMU_AT_BP 0x10u    /* an execution breakpoint */
+#define EMU_AT_STOP 0x20u  /* the instruction a counted run stops before */
+#define EMU_AT_SYSCALL 0x40u
+
+struct emu_spot {
+    uint64_t addr;
+    unsigned flags;
+    const char *what; /* for CONTRACT: the instruction's name */
+    uint8_t hooked;   /* the slot is used (its code hook exists) */
+};
+
+/* A decoded translation block. */
+struct emu_block {
+    uint64_t addr;
+    uint32_t size;
+    uint32_t icount;
+    uint16_t *off; /* offset of each instruction from addr, icount entries */
+};
+
+struct emu_watch {
+    uint64_t addr, len;
+    enum engine_watch_kind kind;
+};
+
+/* Why the current uc_emu_start was stopped. */
+enum emu_stop {
+    EMU_STOP_NONE = 0,
+    EMU_STOP_RESTART, /* internal: run again from restart_rip (new block, armed stop) */
+    EMU_STOP_EVENT,   /* ev is filled */
+    EMU_STOP_EXCEPTION,
+    EMU_STOP_KICK,
+    EMU_STOP_LIMIT, /* the instruction limit was reached */
+    EMU_STOP_WATCH,
+};
+
+/* The part of the CPU state Unicorn's context lacks, saved after it. */
+struct emu_extra {
+    uint64_t count;
+    uint64_t magic;
+};
+
+#define EMU_CTX_MAX 16384
+
+/* The cpu_save blob. */
+struct emu_cpu_state {
+    struct emu_extra x;
+    uint64_t ctx_size;
+    uint8_t ctx[EMU_CTX_MAX];
+};
+
+struct emu_engine {
+    uc_engine *uc;
+    csh cs;        /* capstone, no detail: lengths and ids */
+    csh cs_detail; /* capstone with operand detail (page-fault error codes) */
+    uc_context *ctx;
+    size_t ctx_size;
+    uc_hook h_block, h_out, h_in, h_cpuid, h_intr, h_invalid, h_unmapped;
+    uc_hook h_mem, h_all; /* while watches exist: memory hook, code hook on everything */
+
+    /* decoded blocks: open addressing by address */
+    struct emu_block *blocks;
+    size_t nblocks, capblocks;
+    /* special addresses: open addressing by address */
+    struct emu_spot *spots;
+    size_t nspots, capspots;
+
+    /* execution breakpoints and watchpoints */
+    uint64_t *bp;
+    size_t nbp, capbp;
+    struct emu_watch *w;
+    size_t nw, capw;
+
+    /* instruction counting */
+    uint64_t count;     /* instructions retired since boot (at block starts: incl. this block) */
+    uint64_t cur_start; /* count at the start of the current block */
+    struct emu_block *cur;
+    uint64_t limit; /* stop when count reaches this (UINT64_MAX: none) */
+    uint64_t armed; /* the EMU_AT_STOP address armed for limit, or 0 */
+
+    /* the current uc_emu_start */
+    enum emu_stop stop;
+    uint64_t restart_rip;
+    struct engine_event *ev;
+    int stepping;
+    /* port I/O seen by the in/out hooks, reported at the next instruction */
+    int io_pending;
+    uint16_t io_port;
+    uint8_t io_size, io_out;
+    uint32_t io_value;
+    /* an exception to deliver */
+    int exc_vector, exc_is_int;
+    /* a bad access (outside RAM) */
+    int bad;
+    uint64_t bad_addr;
+    uint32_t bad_len;
+    uint8_t bad_write;
+    /* a watch hit */
+    int watch_hit;
+    struct {
+        uint64_t addr;
+        uint32_t len;
+        uint8_t is_write;
+        uint8_t data[16];
+    } wh;
+    int triple;
+    volatile sig_atomic_t kicked;
+
+    /* written pages: RAM as of the last dirty_collect */
+    uint8_t *shadow;
+};
+
+static inline struct emu_engine *emu_of(const struct vm *vm)
+{
+    return vm->engine;
+}
+
+/* emu_run.c */
+void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
+/* Install the hooks the run loop needs (called once by create). Returns -1 on failure. */
+int emu_hooks_init(struct vm *vm);
+/* Mark (addr) with (flags) and give it a code hook; drop translated code there. */
+int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what);
+void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
+/* Install or remove the memory and per-instruction hooks as the watch list needs. */
+void emu_watch_hooks(struct vm *vm);
+/* Forget the decoded blocks and hooks' bookkeeping (destroy). */
+void emu_run_free(struct vm *vm);
+/* Drop cached address translations after RAM (page tables) changed under Unicorn. */
+void emu_flush_tlb(struct vm *vm);
+
+#endif /* PVRR_ENGINE_EMU_INTERNAL_H */

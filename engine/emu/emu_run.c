@@ -1,0 +1,726 @@
+/*
+ * emu_run.c - the emulator engine's run loop (engine.h, emu_internal.h): the
+ * code scan that puts code hooks where the guest must stop exactly, counting
+ * instructions by blocks, breakpoints, watchpoints and the delivery of CPU
+ * exceptions through the guest's IDT.
+ */
+#include "engine/emu/emu_internal.h"
+
+#include "engine/emu/emu_x86.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tables by address (open addressing, never shrink) ---- */
+
+static size_t hash_addr(uint64_t a, size_t cap)
+{
+    return (size_t)((a * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
+}
+
+static struct emu_block *block_find(struct emu_engine *e, uint64_t addr)
+{
+    if (!e->capblocks)
+        return NULL;
+    for (size_t i = hash_addr(addr, e->capblocks);; i = (i + 1) & (e->capblocks - 1)) {
+        struct emu_block *b = &e->blocks[i];
+        if (b->off == NULL)
+            return NULL;
+        if (b->addr == addr)
+            return b;
+    }
+}
+
+/* Insert (b) (its off array is taken over); replaces a block at the same address. */
+static struct emu_block *block_put(struct emu_engine *e, struct emu_block b)
+{
+    if ((e->nblocks + 1) * 2 > e->capblocks) {
+        size_t cap = e->capblocks ? e->capblocks * 2 : 1024;
+        struct emu_block *nb = calloc(cap, sizeof *nb);
+        if (!nb)
+            return NULL;
+        for (size_t i = 0; i < e->capblocks; i++) {
+            if (!e->blocks[i].off)
+                continue;
+            size_t j = hash_addr(e->blocks[i].addr, cap);
+            while (nb[j].off)
+                j = (j + 1) & (cap - 1);
+            nb[j] = e->blocks[i];
+        }
+        free(e->blocks);
+        e->blocks = nb;
+        e->capblocks = cap;
+        e->cur = NULL; /* pointers into the old table are gone */
+    }
+    size_t i = hash_addr(b.addr, e->capblocks);
+    while (e->blocks[i].off && e->blocks[i].addr != b.addr)
+        i = (i + 1) & (e->capblocks - 1);
+    if (e->blocks[i].off)
+        free(e->blocks[i].off);
+    else
+        e->nblocks++;
+    e->blocks[i] = b;
+    return &e->blocks[i];
+}
+
+static struct emu_spot *spot_find(struct emu_engine *e, uint64_t addr)
+{
+    if (!e->capspots)
+        return NULL;
+    for (size_t i = hash_addr(addr, e->capspots);; i = (i + 1) & (e->capspots - 1)) {
+        struct emu_spot *s = &e->spots[i];
+        if (!s->hooked)
+            return NULL;
+        if (s->addr == addr)
+            return s;
+    }
+}
+
+/* ---- stopping ---- */
+
+static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
+{
+    ev->kind = ENGINE_EV_FAULT;
+    ev->fault.kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->fault.msg, sizeof ev->fault.msg, fmt, ap);
+    va_end(ap);
+}
+
+/* Index of the instruction at (addr) in the current block (its icount if
+ * (addr) is the block's end). */
+static uint32_t index_in(const struct emu_block *b, uint64_t addr)
+{
+    if (!b || addr < b->addr)
+        return 0;
+    uint64_t off = addr - b->addr;
+    for (uint32_t i = 0; i < b->icount; i++)
+        if (b->off[i] >= off)
+            return i;
+    return b->icount;
+}
+
+/* Stop the guest before the instruction at (addr) inside the current block:
+ * the count is the block's start plus the instructions before it. */
+static void stop_at(struct emu_engine *e, enum emu_stop why, uint64_t addr)
+{
+    e->stop = why;
+    e->restart_rip = addr;
+    if (e->cur)
+        e->count = e->cur_start + index_in(e->cur, addr);
+    uc_emu_stop(e->uc);
+}
+
+/* Stop before a block that has not been counted. */
+static void stop_before_block(struct emu_engine *e, enum emu_stop why, uint64_t addr)
+{
+    e->stop = why;
+    e->restart_rip = addr;
+    e->cur = NULL;
+    uc_emu_stop(e->uc);
+}
+
+/* ---- special addresses ---- */
+
+static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
+
+int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
+{
+    struct emu_engine *e = emu_of(vm);
+    struct emu_spot *s = spot_find(e, addr);
+    if (s) {
+        s->flags |= flags;
+        if (what)
+            s->what = what;
+        return 0;
+    }
+    if ((e->nspots + 1) * 2 > e->capspots) {
+        size_t cap = e->capspots ? e->capspots * 2 : 256;
+        struct emu_spot *ns = calloc(cap, sizeof *ns);
+        if (!ns)
+            return -1;
+        for (size_t i = 0; i < e->capspots; i++) {
+            struct emu_spot *o = &e->spots[i];
+            if (!o->hooked)
+                continue;
+            size_t j = hash_addr(o->addr, cap);
+            while (ns[j].hooked)
+                j = (j + 1) & (cap - 1);
+            ns[j] = *o;
+        }
+        free(e->spots);
+        e->spots = ns;
+        e->capspots = cap;
+    }
+    size_t i = hash_addr(addr, e->capspots);
+    while (e->spots[i].hooked)
+        i = (i + 1) & (e->capspots - 1);
+    uc_hook h;
+    if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) != UC_ERR_OK)
+        return -1;
+    e->spots[i] = (struct emu_spot){.addr = addr, .flags = flags, .what = what, .hooked = 1};
+    e->nspots++;
+    /* code translated before the hook existed does not call it */
+    uc_ctl_remove_cache(e->uc, addr, addr + 1);
+    return 1;
+}
+
+void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags)
+{
+    struct emu_spot *s = spot_find(emu_of(vm), addr);
+    if (s)
+        s->flags &= ~flags;
+}
+
+/* ---- the code scan ---- */
+
+/* Decode the block [addr, addr+size) once: its instruction offsets, and code
+ * hooks where the guest must stop exactly. Returns the block, with (*added)
+ * set if a new hook was added (the block must be translated again). */
+static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t size, int *added)
+{
+    struct emu_engine *e = emu_of(vm);
+    *added = 0;
+    const uint8_t *code = vm_gpa(vm, addr, size);
+    uint16_t *off = malloc((size ? size : 1) * sizeof *off);
+    if (!off)
+        return NULL;
+    uint32_t n = 0;
+    if (code) {
+        cs_insn *insn = cs_malloc(e->cs);
+        size_t left = size;
+        uint64_t a = addr;
+        while (left && insn && cs_disasm_iter(e->cs, &code, &left, &a, insn)) {
+            off[n++] = (uint16_t)(insn->address - addr);
+            unsigned flags = 0;
+            uint64_t at = insn->address;
+            const char *what = NULL;
+            switch (insn->id) {
+            case X86_INS_OUT:
+            case X86_INS_IN:
+                flags = EMU_AT_IO_AFTER;
+                at = insn->address + insn->size;
+                break;
+            case X86_INS_OUTSB:
+            case X86_INS_OUTSW:
+            case X86_INS_OUTSD:
+            case X86_INS_INSB:
+            case X86_INS_INSW:
+            case X86_INS_INSD:
+                flags = EMU_AT_STRIO;
+                break;
+            case X86_INS_RDTSC:
+                flags = EMU_AT_CONTRACT, what = "rdtsc";
+                break;
+            case X86_INS_RDTSCP:
+                flags = EMU_AT_CONTRACT, what = "rdtscp";
+                break;
+            case X86_INS_RDRAND:
+                flags = EMU_AT_CONTRACT, what = "rdrand";
+                break;
+            case X86_INS_RDSEED:
+                flags = EMU_AT_CONTRACT, what = "rdseed";
+                break;
+            case X86_INS_HLT:
+                flags = EMU_AT_HLT;
+                break;
+            case X86_INS_SYSCALL:
+                flags = EMU_AT_SYSCALL;
+                break;
+            default:
+                break;
+            }
+            if (flags) {
+                int rc = emu_spot_set(vm, at, flags, what);
+                if (rc > 0)
+                    *added = 1;
+            }
+        }
+        if (insn)
+            cs_free(insn, 1);
+        if (left && n < size)
+            off[n++] = (uint16_t)(size - left); /* undecodable: the block's last instruction */
+    }
+    if (n == 0)
+        off[n++] = 0;
+    return block_put(e, (struct emu_block){.addr = addr, .size = size, .icount = n, .off = off});
+}
+
+/* ---- hooks ---- */
+
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct vm *vm = user;
+    struct emu_engine *e = emu_of(vm);
+    if (e->stop) { /* a stop is pending: this block does not run */
+        if (!e->restart_rip && e->stop != EMU_STOP_EXCEPTION)
+            e->restart_rip = addr;
+        e->cur = NULL;
+        uc_emu_stop(uc);
+        return;
+    }
+    if (e->io_pending) { /* an out whose next instruction had no hook (cannot happen) */
+        stop_before_block(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    if (e->kicked) {
+        stop_before_block(e, EMU_STOP_KICK, addr);
+        return;
+    }
+    struct emu_block *b = block_find(e, addr);
+    if (!b || b->size != size) {
+        int added;
+        b = block_decode(vm, addr, size, &added);
+        if (!b) {
+            set_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
+            stop_before_block(e, EMU_STOP_EVENT, addr);
+            return;
+        }
+        if (added) {
+            stop_before_block(e, EMU_STOP_RESTART, addr);
+            return;
+        }
+    }
+    if (e->count >= e->limit) {
+        stop_before_block(e, EMU_STOP_LIMIT, addr);
+        return;
+    }
+    if (e->count + b->icount > e->limit) {
+        uint64_t t = addr + b->off[e->limit - e->count];
+        if (e->armed != t) {
+            if (e->armed)
+                emu_spot_clear(vm, e->armed, EMU_AT_STOP);
+            e->armed = t;
+            if (emu_spot_set(vm, t, EMU_AT_STOP, NULL) > 0) {
+                stop_before_block(e, EMU_STOP_RESTART, addr);
+                return;
+            }
+        }
+    }
+    e->cur = b;
+    e->cur_start = e->count;
+    e->count += b->icount;
+}
+
+static int is_bp(const struct emu_engine *e, uint64_t addr)
+{
+    for (size_t i = 0; i < e->nbp; i++)
+        if (e->bp[i] == addr)
+            return 1;
+    return 0;
+}
+
+static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    (void)size;
+    struct vm *vm = user;
+    struct emu_engine *e = emu_of(vm);
+    if (e->stop) {
+        if (!e->restart_rip && e->stop != EMU_STOP_EXCEPTION)
+            stop_at(e, e->stop, addr);
+        return;
+    }
+    struct emu_spot *s = spot_find(e, addr);
+    unsigned flags = s ? s->flags : 0;
+    struct engine_event *ev = e->ev;
+    if (e->io_pending) {
+        /* the in/out before this instruction completed: report it here, rip after it */
+        ev->kind = ENGINE_EV_HYPERCALL;
+        ev->io.port = e->io_port;
+        ev->io.size = e->io_size;
+        ev->io.is_out = e->io_out;
+        ev->io.value = e->io_value;
+        e->io_pending = 0;
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    uint64_t here = e->cur ? e->cur_start + index_in(e->cur, addr) : e->count;
+    if ((flags & EMU_AT_STOP) && here >= e->limit) {
+        stop_at(e, EMU_STOP_LIMIT, addr);
+        return;
+    }
+    if ((flags & EMU_AT_BP) && !e->stepping && is_bp(e, addr)) {
+        ev->kind = ENGINE_EV_BREAKPOINT;
+        ev->bp.addr = addr;
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    if (flags & EMU_AT_CONTRACT) {
+        set_fault(ev, ENGINE_FAULT_CONTRACT,
+                  "guest executed %s at rip 0x%" PRIx64
+                  ": an instruction outside the pvrr contract (nondeterministic input the "
+                  "recorder cannot see; use the pvrr hypercalls for time and randomness); "
+                  "not executed",
+                  s && s->what ? s->what : "a forbidden instruction", addr);
+        ev->fault.addr = addr;
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    if (flags & EMU_AT_HLT) {
+        set_fault(ev, ENGINE_FAULT_HLT,
+                  "guest executed hlt at rip 0x%" PRIx64
+                  ": with no interrupts a halted guest never wakes (use the poll hypercall to "
+                  "wait)",
+                  addr);
+        ev->fault.addr = addr;
+        stop_at(e, EMU_STOP_EVENT, addr + 1); /* as KVM: rip after the hlt */
+        if (e->cur)
+            e->count = e->cur_start + index_in(e->cur, addr) + 1;
+        return;
+    }
+    if (flags & EMU_AT_STRIO) {
+        const uint8_t *b = vm_gpa(vm, addr, 16);
+        unsigned k = 0;
+        while (
+            b && k < 15 &&
+            (b[k] == 0x66 || b[k] == 0x67 || b[k] == 0xf2 || b[k] == 0xf3 || (b[k] & 0xf0) == 0x40))
+            k++;
+        uint64_t dx = 0;
+        uc_reg_read(uc, UC_X86_REG_RDX, &dx);
+        ev->kind = ENGINE_EV_HYPERCALL;
+        ev->io.port = (uint16_t)dx;
+        ev->io.size = 0;
+        ev->io.is_out = b && (b[k] == 0x6e || b[k] == 0x6f);
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    if (flags & EMU_AT_SYSCALL) {
+        uc_x86_msr m = {.rid = 0xc0000080u};
+        uc_reg_read(uc, UC_X86_REG_MSR, &m);
+        if (!(m.value & 1)) { /* EFER.SCE clear: #UD, as hardware (Unicorn ignores it) */
+            e->exc_vector = 6;
+            e->exc_is_int = 0;
+            stop_at(e, EMU_STOP_EXCEPTION, addr);
+        }
+        return;
+    }
+}
+
+static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
+{
+    (void)uc;
+    struct emu_engine *e = emu_of((struct vm *)user);
+    e->io_pending = 1;
+    e->io_port = (uint16_t)port;
+    e->io_size = (uint8_t)size;
+    e->io_out = 1;
+    e->io_value = size == 1 ? value & 0xff : size == 2 ? value & 0xffff : value;
+}
+
+static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+    (void)uc;
+    struct emu_engine *e = emu_of((struct vm *)user);
+    e->io_pending = 1;
+    e->io_port = (uint16_t)port;
+    e->io_size = (uint8_t)size;
+    e->io_out = 0;
+    e->io_value = 0;
+    return 0xffffffffu; /* the guest reads 0xff bytes */
+}
+
+static void on_cpuid(uc_engine *uc, void *user)
+{
+    (void)user;
+    uint64_t rax = 0, rcx = 0;
+    uc_reg_read(uc, UC_X86_REG_RAX, &rax);
+    uc_reg_read(uc, UC_X86_REG_RCX, &rcx);
+    uint32_t out[4];
+    engine_cpuid((uint32_t)rax, (uint32_t)rcx, out);
+    uint64_t v[4] = {out[0], out[1], out[2], out[3]};
+    uc_reg_write(uc, UC_X86_REG_RAX, &v[0]);
+    uc_reg_write(uc, UC_X86_REG_RBX, &v[1]);
+    uc_reg_write(uc, UC_X86_REG_RCX, &v[2]);
+    uc_reg_write(uc, UC_X86_REG_RDX, &v[3]);
+}
+
+static int on_cpuid_insn(uc_engine *uc, void *user)
+{
+    on_cpuid(uc, user);
+    return 1; /* skip Unicorn's own CPUID */
+}
+
+/* An exception (the rip Unicorn restored: the faulting instruction, or after
+ * a software interrupt) to deliver after the stop; the count excludes a
+ * faulting instruction. */
+static void exception_stop(struct vm *vm, int vector)
+{
+    struct emu_engine *e = emu_of(vm);
+    uint64_t rip = 0;
+    uc_reg_read(e->uc, UC_X86_REG_RIP, &rip);
+    e->exc_vector = vector;
+    e->exc_is_int = emu_is_soft_int(vm, vector, rip);
+    if (e->cur)
+        e->count = e->cur_start + index_in(e->cur, rip);
+}
+
+static void on_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+    (void)uc;
+    struct emu_engine *e = emu_of((struct vm *)user);
+    exception_stop(user, (int)intno);
+    e->stop = EMU_STOP_EXCEPTION;
+    e->restart_rip = 0; /* the rip Unicorn restored at the fault */
+    uc_emu_stop(e->uc);
+}
+
+static bool on_invalid(uc_engine *uc, void *user)
+{
+    (void)uc;
+    struct emu_engine *e = emu_of((struct vm *)user);
+    exception_stop(user, 6); /* #UD */
+    e->stop = EMU_STOP_EXCEPTION;
+    e->restart_rip = 0;
+    uc_emu_stop(e->uc);
+    return true;
+}
+
+static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+                        void *user)
+{
+    (void)uc, (void)value;
+    struct emu_engine *e = emu_of((struct vm *)user);
+    e->bad = 1;
+    e->bad_addr = addr;
+    e->bad_len = (uint32_t)size;
+    e->bad_write = type == UC_MEM_WRITE_UNMAPPED;
+    if (type == UC_MEM_FETCH_UNMAPPED)
+        e->bad_write = 2;
+    return false;
+}
+
+/* While watches exist: every access is checked, and a hit stops the guest at
+ * the next instruction boundary (the per-instruction hook makes that exact). */
+static void on_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+                   void *user)
+{
+    struct vm *vm = user;
+    struct emu_engine *e = emu_of(vm);
+    if (e->watch_hit || e->stop)
+        return;
+    int is_write = type == UC_MEM_WRITE;
+    unsigned want = is_write ? ENGINE_WATCH_WRITE : ENGINE_WATCH_READ;
+    for (size_t i = 0; i < e->nw; i++) {
+        const struct emu_watch *w = &e->w[i];
+        if (!(w->kind & want) || !(addr < w->addr + w->len && w->addr < addr + (uint64_t)size))
+            continue;
+        e->watch_hit = 1;
+        e->wh.addr = addr;
+        e->wh.len = (uint32_t)(size > 16 ? 16 : size);
+        e->wh.is_write = (uint8_t)is_write;
+        if (is_write) {
+            memcpy(e->wh.data, &value, e->wh.len > 8 ? 8 : e->wh.len);
+        } else {
+            const uint8_t *p = vm_gpa(vm, addr, e->wh.len);
+            if (p)
+                memcpy(e->wh.data, p, e->wh.len);
+        }
+        /* no uc_emu_stop here: it would end the instruction half done (the
+         * access is, its other effects are not); the per-instruction hook
+         * or the next block's hook stops at the next boundary */
+        e->stop = EMU_STOP_WATCH;
+        e->restart_rip = 0;
+        return;
+    }
+}
+
+/* Every instruction, while watches exist: a pending stop takes effect here. */
+static void on_every(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    (void)uc, (void)size;
+    struct emu_engine *e = emu_of((struct vm *)user);
+    if (e->stop && !e->restart_rip && e->stop != EMU_STOP_EXCEPTION)
+        stop_at(e, e->stop, addr);
+}
+
+void emu_watch_hooks(struct vm *vm)
+{
+    struct emu_engine *e = emu_of(vm);
+    if (e->nw && !e->h_mem) {
+        uc_hook_add(e->uc, &e->h_mem, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)on_mem, vm, 1,
+                    0);
+        uc_hook_add(e->uc, &e->h_all, UC_HOOK_CODE, (void *)on_every, vm, 1, 0);
+        /* code translated without the hooks must be translated again */
+        uc_ctl_remove_cache(e->uc, 0, vm->mem_size);
+    } else if (!e->nw && e->h_mem) {
+        uc_hook_del(e->uc, e->h_mem);
+        uc_hook_del(e->uc, e->h_all);
+        e->h_mem = e->h_all = 0;
+    }
+}
+
+int emu_hooks_init(struct vm *vm)
+{
+    struct emu_engine *e = emu_of(vm);
+    uc_engine *uc = e->uc;
+    /* no "until" address: a jump to 0 must fault, not end the run */
+    if (uc_ctl_exits_enable(uc) != UC_ERR_OK)
+        return -1;
+    if (uc_hook_add(uc, &e->h_block, UC_HOOK_BLOCK, (void *)on_block, vm, 1, 0) != UC_ERR_OK ||
+        uc_hook_add(uc, &e->h_out, UC_HOOK_INSN, (void *)on_out, vm, 1, 0, UC_X86_INS_OUT) !=
+            UC_ERR_OK ||
+        uc_hook_add(uc, &e->h_in, UC_HOOK_INSN, (void *)on_in, vm, 1, 0, UC_X86_INS_IN) !=
+            UC_ERR_OK ||
+        uc_hook_add(uc, &e->h_cpuid, UC_HOOK_INSN, (void *)on_cpuid_insn, vm, 1, 0,
+                    UC_X86_INS_CPUID) != UC_ERR_OK ||
+        uc_hook_add(uc, &e->h_intr, UC_HOOK_INTR, (void *)on_intr, vm, 1, 0) != UC_ERR_OK ||
+        uc_hook_add(uc, &e->h_invalid, UC_HOOK_INSN_INVALID, (void *)on_invalid, vm, 1, 0) !=
+            UC_ERR_OK ||
+        uc_hook_add(uc, &e->h_unmapped, UC_HOOK_MEM_UNMAPPED, (void *)on_unmapped, vm, 1, 0) !=
+            UC_ERR_OK)
+        return -1;
+    return 0;
+}
+
+void emu_run_free(struct vm *vm)
+{
+    struct emu_engine *e = emu_of(vm);
+    for (size_t i = 0; i < e->capblocks; i++)
+        free(e->blocks[i].off);
+    free(e->blocks);
+    free(e->spots);
+    e->blocks = NULL;
+    e->spots = NULL;
+    e->capblocks = e->nblocks = e->capspots = e->nspots = 0;
+}
+
+void emu_flush_tlb(struct vm *vm)
+{
+    struct emu_engine *e = emu_of(vm);
+    /* mapping and unmapping a page flushes Unicorn's TLB without dropping the
+     * translated code (uc_ctl_flush_tlb drops both: trap 3) */
+    uint64_t dummy = (vm->mem_size + (1ull << 30)) & ~((1ull << 30) - 1);
+    if (uc_mem_map(e->uc, dummy, 4096, UC_PROT_READ) == UC_ERR_OK)
+        uc_mem_unmap(e->uc, dummy, 4096);
+}
+
+/* ---- the run loop ---- */
+
+static uint64_t reg(uc_engine *uc, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
+void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev)
+{
+    struct emu_engine *e = emu_of(vm);
+    uc_engine *uc = e->uc;
+    memset(ev, 0, sizeof *ev);
+    e->ev = ev;
+    int step = a && a->step;
+    uint64_t max = a ? a->max_insns : 0;
+    e->stepping = step;
+    e->limit = step ? e->count + 1 : max ? e->count + max : UINT64_MAX;
+    if (e->armed) {
+        emu_spot_clear(vm, e->armed, EMU_AT_STOP);
+        e->armed = 0;
+    }
+    uint64_t rip = reg(uc, UC_X86_REG_RIP);
+    if (e->triple) {
+        set_fault(ev, ENGINE_FAULT_TRIPLE,
+                  "guest triple fault: the guest took an exception it could not handle");
+        return;
+    }
+    if (!step && is_bp(e, rip)) {
+        ev->kind = ENGINE_EV_BREAKPOINT;
+        ev->bp.addr = rip;
+        return;
+    }
+    if (e->kicked) {
+        e->kicked = 0;
+        ev->kind = ENGINE_EV_INTERRUPTED;
+        return;
+    }
+    for (;;) {
+        e->stop = EMU_STOP_NONE;
+        e->restart_rip = 0;
+        e->cur = NULL;
+        e->bad = 0;
+        e->watch_hit = 0;
+        uc_err err = uc_emu_start(uc, rip, 0, 0, 0);
+        enum emu_stop why = e->stop;
+        e->cur = NULL;
+        if (err != UC_ERR_OK && why != EMU_STOP_EXCEPTION) {
+            uint64_t at = reg(uc, UC_X86_REG_RIP);
+            if (e->bad) {
+                if (e->bad_write == 2)
+                    set_fault(ev, ENGINE_FAULT_BAD_ACCESS,
+                              "guest fetched code at physical address 0x%" PRIx64
+                              " outside its RAM (0x%" PRIx64 " bytes)",
+                              e->bad_addr, vm->mem_size);
+                else
+                    set_fault(ev, ENGINE_FAULT_BAD_ACCESS,
+                              "guest %s physical address 0x%" PRIx64
+                              " (%u bytes) outside its RAM (0x%" PRIx64 " bytes)",
+                              e->bad_write ? "wrote" : "read", e->bad_addr, e->bad_len,
+                              vm->mem_size);
+                ev->fault.addr = e->bad_addr;
+                ev->fault.len = e->bad_len;
+                ev->fault.is_write = e->bad_write == 1;
+            } else {
+                set_fault(ev, ENGINE_FAULT_INTERNAL,
+                          "the emulator cannot execute the guest's instruction at rip 0x%" PRIx64
+                          ": %s",
+                          at, uc_strerror(err));
+            }
+            e->io_pending = 0;
+            return;
+        }
+        if (e->restart_rip)
+            uc_reg_write(uc, UC_X86_REG_RIP, &e->restart_rip);
+        rip = reg(uc, UC_X86_REG_RIP);
+        switch (why) {
+        case EMU_STOP_RESTART:
+            continue;
+        case EMU_STOP_EVENT:
+            return;
+        case EMU_STOP_KICK:
+            e->kicked = 0;
+            ev->kind = ENGINE_EV_INTERRUPTED;
+            return;
+        case EMU_STOP_LIMIT:
+            ev->kind = step ? ENGINE_EV_STEP : ENGINE_EV_TIMEOUT;
+            return;
+        case EMU_STOP_WATCH:
+            ev->kind = ENGINE_EV_WATCH;
+            ev->watch.addr = e->wh.addr;
+            ev->watch.len = e->wh.len;
+            ev->watch.is_write = e->wh.is_write;
+            memcpy(ev->watch.data, e->wh.data, sizeof ev->watch.data);
+            return;
+        case EMU_STOP_EXCEPTION: {
+            int vector = e->exc_vector;
+            if (emu_deliver(vm, vector, e->exc_is_int, rip, ev) < 0) {
+                e->triple = 1;
+                return; /* ev: the triple fault */
+            }
+            rip = reg(uc, UC_X86_REG_RIP);
+            if (step) { /* the step's instruction raised the exception: done */
+                ev->kind = ENGINE_EV_STEP;
+                return;
+            }
+            if (!step && is_bp(e, rip)) {
+                ev->kind = ENGINE_EV_BREAKPOINT;
+                ev->bp.addr = rip;
+                return;
+            }
+            continue;
+        }
+        case EMU_STOP_NONE:
+        default:
+            /* uc_emu_start returned by itself (Unicorn executed hlt or reached
+             * an end it keeps): treat as an internal error */
+            set_fault(ev, ENGINE_FAULT_INTERNAL,
+                      "the emulator stopped at rip 0x%" PRIx64 " for no reason it reported", rip);
+            return;
+        }
+    }
+}
