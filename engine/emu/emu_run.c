@@ -484,8 +484,26 @@ static bool on_invalid(uc_engine *uc, void *user)
 static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
                         void *user)
 {
-    (void)uc, (void)value;
+    (void)value;
     struct emu_engine *e = emu_of((struct vm *)user);
+    if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr) {
+        /* a non-canonical address: #GP(0) on hardware (Unicorn 2.0.1 does not
+         * translate virtual addresses, so it sees a physical address nobody mapped) */
+        exception_stop(user, 13);
+        e->stop = EMU_STOP_EXCEPTION;
+        e->restart_rip = 0;
+        return false;
+    }
+    if (!emu_page_ok(user, addr, type == UC_MEM_WRITE_UNMAPPED)) {
+        /* Unicorn looks for memory before it walks the page tables: a page the
+         * guest's tables do not map is a #PF on hardware, not an access
+         * outside RAM */
+        uc_reg_write(uc, UC_X86_REG_CR2, &addr);
+        exception_stop(user, 14);
+        e->stop = EMU_STOP_EXCEPTION;
+        e->restart_rip = 0;
+        return false;
+    }
     e->bad = 1;
     e->bad_addr = addr;
     e->bad_len = (uint32_t)size;

@@ -113,6 +113,13 @@ static unsigned pf_error(struct vm *vm, uint64_t rip, uint64_t cr2)
     return present | write;
 }
 
+int emu_page_ok(struct vm *vm, uint64_t va, int write)
+{
+    uint64_t pa;
+    unsigned pf;
+    return walk(vm, va, write, 0, &pa, &pf) == 0;
+}
+
 int emu_is_soft_int(const struct vm *vm, int vector, uint64_t rip)
 {
     const uint8_t *b = rip >= 2 ? vm_gpa(vm, rip - 2, 2) : NULL;

@@ -25,4 +25,8 @@ int emu_deliver(struct vm *vm, int vector, int is_int, uint64_t rip, struct engi
  * after the instruction. */
 int emu_is_soft_int(const struct vm *vm, int vector, uint64_t rip);
 
+/* 1 if a supervisor (write) access to (va) passes the guest's page tables,
+ * 0 if it raises #PF. */
+int emu_page_ok(struct vm *vm, uint64_t va, int write);
+
 #endif /* PVRR_ENGINE_EMU_X86_H */
