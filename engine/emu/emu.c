@@ -6,6 +6,8 @@
  */
 #include "engine/emu/emu_internal.h"
 
+#include "engine/emu/emu_x86.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +247,25 @@ static void emu_set_sregs(struct vm *vm, const struct engine_sregs *s)
     wreg(uc, UC_X86_REG_CR3, s->cr3);
     wreg(uc, UC_X86_REG_CR0, s->cr0);
     wreg(uc, UC_X86_REG_CR2, s->cr2);
-    /* GDTR first: the selectors load from it */
+    /* GDTR first: the selectors load from it. Unicorn loads FS and GS
+     * through the guest's MMU, setting the descriptors' accessed bits and the
+     * A/D bits of the page tables; KVM's SET_SREGS touches no memory, so put
+     * those bytes back (and forget the translations Unicorn cached). */
+    struct {
+        uint64_t *p, v;
+    } keep[10];
+    int nkeep = 0;
+    uint16_t sels[2] = {s->fs.selector, s->gs.selector};
+    for (int i = 0; i < 2; i++) {
+        uint64_t va = s->gdt.base + (sels[i] & ~7u);
+        uint64_t *ent[4];
+        int n = (sels[i] & ~7u) ? emu_pte_chain(vm, va, ent) : 0;
+        for (int j = 0; j < n; j++)
+            keep[nkeep].p = ent[j], keep[nkeep++].v = *ent[j];
+        uint64_t *d = n ? vm_gpa(vm, va, 8) : NULL; /* identity mapped (trap: 2.0.1) */
+        if (d)
+            keep[nkeep].p = d, keep[nkeep++].v = *d;
+    }
     wreg(uc, UC_X86_REG_CS, s->cs.selector);
     wreg(uc, UC_X86_REG_SS, s->ss.selector);
     wreg(uc, UC_X86_REG_DS, s->ds.selector);
@@ -262,6 +282,10 @@ static void emu_set_sregs(struct vm *vm, const struct engine_sregs *s)
                          .flags = (uint32_t)(s->tr.type << 8) | 0x8000u};
         uc_check(uc_reg_write(uc, UC_X86_REG_TR, &tr), "uc_reg_write(TR)");
     }
+    for (int i = nkeep; i-- > 0;)
+        *keep[i].p = keep[i].v;
+    if (nkeep)
+        emu_flush_tlb(vm);
 }
 
 /* The abridged tag word (FXSAVE: bit i = register i valid) from the full one

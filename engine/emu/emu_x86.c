@@ -113,6 +113,23 @@ static unsigned pf_error(struct vm *vm, uint64_t rip, uint64_t cr2)
     return present | write;
 }
 
+int emu_pte_chain(struct vm *vm, uint64_t va, uint64_t *ent[4])
+{
+    uc_engine *uc = emu_of(vm)->uc;
+    uint64_t table = reg(uc, UC_X86_REG_CR3) & PTE_ADDR;
+    int n = 0;
+    for (int level = 3; level >= 0; level--) {
+        uint64_t *e = vm_gpa(vm, table + ((va >> (12 + 9 * level)) & 511) * 8, 8);
+        if (!e || !(*e & PTE_P))
+            break;
+        ent[n++] = e;
+        if (level == 0 || ((level == 1 || level == 2) && (*e & PTE_PS)))
+            break;
+        table = *e & PTE_ADDR;
+    }
+    return n;
+}
+
 int emu_page_ok(struct vm *vm, uint64_t va, int write)
 {
     uint64_t pa;

@@ -29,4 +29,7 @@ int emu_is_soft_int(const struct vm *vm, int vector, uint64_t rip);
  * 0 if it raises #PF. */
 int emu_page_ok(struct vm *vm, uint64_t va, int write);
 
+/* The page-table entries (at most 4) that map (va): pointers into RAM. */
+int emu_pte_chain(struct vm *vm, uint64_t va, uint64_t *ent[4]);
+
 #endif /* PVRR_ENGINE_EMU_X86_H */
