@@ -141,7 +141,8 @@ class BadGuests(PvrrTestCase):
     def test_missing_kvm_device(self):
         # PVRR_KVM_DEVICE points pvrr at another device node (for this test)
         self.expect(["run", guest("hello")], EXIT_ERROR, r"does not exist",
-                    r"kvm_intel or kvm_amd", env={"PVRR_KVM_DEVICE": "/nonexistent/kvm"})
+                    r"kvm_intel or kvm_amd",
+                    env={"PVRR_KVM_DEVICE": "/nonexistent/kvm", "PVRR_BACKEND": "kvm"})
 
     def test_kvm_device_not_permitted(self):
         dev = self.tmp("kvm")
@@ -150,7 +151,7 @@ class BadGuests(PvrrTestCase):
         if os.geteuid() == 0:
             # root opens anything: use a device that refuses with EACCES instead
             dev = "/proc/self/mem/x"
-        r = pvrr("run", guest("hello"), env={"PVRR_KVM_DEVICE": dev})
+        r = pvrr("run", guest("hello"), env={"PVRR_KVM_DEVICE": dev, "PVRR_BACKEND": "kvm"})
         self.assertEqual(r.returncode, EXIT_ERROR)
         self.assertRegex(text(r.stderr), r"pvrr run: .*(permission denied|Not a directory|not)")
 
