@@ -564,8 +564,14 @@ void emu_watch_hooks(struct vm *vm)
         uc_hook_add(e->uc, &e->h_mem, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)on_mem, vm, 1,
                     0);
         uc_hook_add(e->uc, &e->h_all, UC_HOOK_CODE, (void *)on_every, vm, 1, 0);
-        /* code translated without the hooks must be translated again */
-        uc_ctl_remove_cache(e->uc, 0, vm->mem_size);
+        /* code translated without the hooks must be translated again: every
+         * block the guest ran (the invalidation translates its address, so
+         * only addresses known to be mapped, and already accessed, are used) */
+        for (size_t i = 0; i < e->capblocks; i++)
+            if (e->blocks[i].off)
+                uc_ctl_remove_cache(e->uc, e->blocks[i].addr,
+                                    e->blocks[i].addr +
+                                        (e->blocks[i].size ? e->blocks[i].size : 1));
     } else if (!e->nw && e->h_mem) {
         uc_hook_del(e->uc, e->h_mem);
         uc_hook_del(e->uc, e->h_all);
