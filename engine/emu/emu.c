@@ -384,6 +384,12 @@ static void emu_cpu_restore(struct vm *vm, const void *blob)
     e->count = st->x.count;
     e->triple = 0;
     e->io_pending = 0;
+    /* The caller restored RAM before this call (debugger/checkpoint.c does):
+     * the shadow must hold RAM as it is now, or a guest write that puts a
+     * page back to the shadow's older bytes would go unseen. */
+    for (uint64_t p = 0; p < vm->mem_size / 4096; p++)
+        if (memcmp(vm->mem + p * 4096, e->shadow + p * 4096, 4096) != 0)
+            memcpy(e->shadow + p * 4096, vm->mem + p * 4096, 4096);
     /* the caller restores RAM too: cached translations (and the A/D bits they
      * remember having set) must not outlive it (trap 4) */
     emu_flush_tlb(vm);
