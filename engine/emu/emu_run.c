@@ -269,6 +269,10 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_before_block(e, EMU_STOP_EVENT, addr);
         return;
     }
+    if (e->count >= e->limit) { /* a step done before a kick: STEP, not INTERRUPTED */
+        stop_before_block(e, EMU_STOP_LIMIT, addr);
+        return;
+    }
     if (e->kicked) {
         stop_before_block(e, EMU_STOP_KICK, addr);
         return;
@@ -633,7 +637,26 @@ static uint64_t reg(uc_engine *uc, int id)
     return v;
 }
 
+static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
 void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev)
+{
+    static int trace = -1;
+    if (trace < 0)
+        trace = getenv("PVRR_EMU_TRACE") != NULL;
+    uint64_t r0 = 0, c0 = emu_of(vm)->count;
+    if (trace)
+        uc_reg_read(emu_of(vm)->uc, UC_X86_REG_RIP, &r0);
+    emu_engine_run1(vm, a, ev);
+    if (trace) {
+        uint64_t r1 = 0;
+        uc_reg_read(emu_of(vm)->uc, UC_X86_REG_RIP, &r1);
+        fprintf(stderr, "EMU run step=%d rip %llx -> %llx ev %d count %llu -> %llu\n", a && a->step,
+                (unsigned long long)r0, (unsigned long long)r1, ev->kind, (unsigned long long)c0,
+                (unsigned long long)emu_of(vm)->count);
+    }
+}
+
+static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev)
 {
     struct emu_engine *e = emu_of(vm);
     uc_engine *uc = e->uc;
