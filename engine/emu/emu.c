@@ -354,7 +354,9 @@ static int emu_boot(struct vm *vm, const struct engine_regs *r, const struct eng
     emu_set_fpu(vm, f);
     /* RAM as booted is the shadow's starting point (pages written by the host
      * before boot are marked by vm_dirty_mark) */
-    memcpy(emu_of(vm)->shadow, vm->mem, vm->mem_size);
+    for (uint64_t p = 0; p < vm->mem_size / 4096; p++) /* the shadow starts all zero */
+        if ((vm->ever[p / 64] >> (p % 64)) & 1)
+            memcpy(emu_of(vm)->shadow + p * 4096, vm->mem + p * 4096, 4096);
     return 0;
 }
 

@@ -637,7 +637,8 @@ static uint64_t reg(uc_engine *uc, int id)
     return v;
 }
 
-static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
+static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a,
+                            struct engine_event *ev);
 void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev)
 {
     static int trace = -1;
