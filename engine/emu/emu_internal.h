@@ -41,6 +41,7 @@
 #define EMU_AT_BP 0x10u    /* an execution breakpoint */
 #define EMU_AT_STOP 0x20u  /* the instruction a counted run stops before */
 #define EMU_AT_SYSCALL 0x40u
+#define EMU_AT_VEX 0x80u /* a VEX/EVEX (AVX) instruction: Unicorn 2.0.1 runs it wrong (trap 7) */
 
 struct emu_spot {
     uint64_t addr;

@@ -234,6 +234,8 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
                 flags = EMU_AT_SYSCALL;
                 break;
             default:
+                if (insn->bytes[0] == 0xc4 || insn->bytes[0] == 0xc5 || insn->bytes[0] == 0x62)
+                    flags = EMU_AT_VEX, what = "an AVX (VEX/EVEX-encoded) instruction";
                 break;
             }
             if (flags) {
@@ -363,6 +365,15 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
                   "not executed",
                   s && s->what ? s->what : "a forbidden instruction", addr);
         ev->fault.addr = addr;
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    if (flags & EMU_AT_VEX) {
+        set_fault(ev, ENGINE_FAULT_INTERNAL,
+                  "guest executed %s at rip 0x%" PRIx64
+                  ": the emulator cannot execute it correctly (build guests with -mno-avx; "
+                  "pvrr's CPUID does not offer AVX); not executed",
+                  s && s->what ? s->what : "an AVX instruction", addr);
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
