@@ -269,12 +269,16 @@ static void kvm_get_sregs(struct vm *vm, struct engine_sregs *e)
     e->cr0 = s.cr0, e->cr2 = s.cr2, e->cr3 = s.cr3, e->cr4 = s.cr4, e->cr8 = s.cr8;
     e->efer = s.efer;
     e->fs_base = s.fs.base, e->gs_base = s.gs.base;
-    struct {
+    /* struct kvm_msrs ends with a flexible array: one entry in a byte buffer */
+    union {
         struct kvm_msrs h;
-        struct kvm_msr_entry e;
-    } msrs = {.h = {.nmsrs = 1}, .e = {.index = 0xc0000102}};
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } msrs;
+    memset(&msrs, 0, sizeof msrs);
+    msrs.h.nmsrs = 1;
+    msrs.h.entries[0].index = 0xc0000102; /* MSR_KERNEL_GS_BASE */
     if (kvm__ioctl(k->vcpu_fd, KVM_GET_MSRS, &msrs) == 1)
-        e->kernel_gs_base = msrs.e.data;
+        e->kernel_gs_base = msrs.h.entries[0].data;
 }
 
 /* Write (e) into (s): everything but the interrupt state KVM keeps there. */
