@@ -88,6 +88,7 @@ int console_out(int which, const void *buf, size_t len);
 _Noreturn void kexit(int status);
 
 /* ---- syscall.c ---- */
+extern char linux_comm[16]; /* the program's name (prctl PR_GET_NAME) */
 /* Serve the system call in (f); the result goes to f->rax. */
 void linux_syscall(struct sys_frame *f);
 /* A fault in user mode: report it as the signal Linux would send, and end

@@ -421,6 +421,11 @@ int main(int argc, char **argv)
                     "or more)",
                     (unsigned long long)mem);
     setup_cpu();
+    /* One SSE instruction before the program runs: a host whose KVM cannot
+     * execute SSE (the nested PVM KVM) stops here, where the monitor can say
+     * why, rather than somewhere inside the C library. xmm0 is zero at boot
+     * and stays zero. */
+    __asm__ volatile("linux_sse_probe: pxor %xmm0, %xmm0");
     open_user_window();
     files_init();
 
@@ -448,6 +453,9 @@ int main(int argc, char **argv)
     for (int k = 0; k < pargc; k++)
         pct_decode(pargv[k]);
 
+    const char *base = strrchr(exe_path, '/');
+    base = base ? base + 1 : exe_path;
+    memcpy(linux_comm, base, strlen(base) < 15 ? strlen(base) : 15);
     struct loaded l;
     load_program(exe_path, &l);
     mm_init(l.lo, l.hi);

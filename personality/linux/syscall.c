@@ -21,6 +21,8 @@
 #define PID 1
 
 static uint8_t warned[512 / 8];
+char linux_comm[16];
+void linux_syscall_entry(void);
 static uint64_t sigactions[65][4]; /* handler, flags, restorer, mask */
 static uint64_t sigmask;
 
@@ -57,6 +59,10 @@ static _Noreturn void die_by_signal(int sig, uint64_t rip)
 
 _Noreturn void linux_user_fault(uint64_t vector, uint64_t error, uint64_t rip)
 {
+    if (rip == (uint64_t)(uintptr_t)linux_syscall_entry)
+        pvrr_panicf("this host's KVM cannot run Linux programs: its `syscall` instruction "
+                    "entered the kernel's entry point still in user mode (seen with the "
+                    "nested PVM KVM); use kvm-amd/kvm-intel (tools/with-kvm) or the emulator");
     int sig;
     switch (vector) {
     case 0:  /* #DE */
@@ -274,6 +280,45 @@ static long do_sched_getaffinity(int pid, uint64_t len, uint64_t mask)
         return -EFAULT;
     *(uint64_t *)(uintptr_t)mask = 1;
     return 8;
+}
+
+static long do_prctl(int op, uint64_t arg)
+{
+    switch (op) {
+    case 15: /* PR_SET_NAME */
+    case 16: /* PR_GET_NAME */ {
+        if (!user_ok(arg, op == 16 ? 16 : 1))
+            return -EFAULT;
+        if (op == 16) {
+            memcpy((void *)(uintptr_t)arg, linux_comm, 16);
+            return 0;
+        }
+        long n = user_strlen(arg, 4096);
+        if (n < 0)
+            return n;
+        memset(linux_comm, 0, sizeof linux_comm);
+        memcpy(linux_comm, (const void *)(uintptr_t)arg, n < 15 ? (size_t)n : 15);
+        return 0;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+static long do_sysinfo(uint64_t buf)
+{
+    if (!user_ok(buf, 112))
+        return -EFAULT;
+    uint64_t mono;
+    pvrr_clock(&mono, NULL);
+    uint64_t *b = (uint64_t *)(uintptr_t)buf;
+    memset(b, 0, 112);
+    b[0] = mono / 1000000000ull;           /* uptime */
+    b[4] = user_hi - USER_LO;              /* totalram */
+    b[5] = (user_hi - USER_LO) / 2;        /* freeram: an honest guess is impossible */
+    *(uint16_t *)(b + 10) = 1;             /* procs */
+    *(uint32_t *)((uint8_t *)b + 104) = 1; /* mem_unit */
+    return 0;
 }
 
 static long do_futex(uint64_t uaddr, int op, uint32_t val)
@@ -537,6 +582,12 @@ void linux_syscall(struct sys_frame *f)
         break;
     case SYS_tgkill:
         r = do_kill((int)a0, (int)a2, f->rcx);
+        break;
+    case SYS_prctl:
+        r = do_prctl((int)a0, a1);
+        break;
+    case SYS_sysinfo:
+        r = do_sysinfo(a0);
         break;
     case SYS_futex:
         r = do_futex(a0, (int)a1, (uint32_t)a2);
