@@ -119,6 +119,18 @@ static int fs_open_ranges(const void *args, struct hc_range *r, const char **why
     return 1;
 }
 
+/* The path is not written by the monitor, but recording it (the replayer
+ * copies back the bytes that are already there) lets `pvrr info` and `pvrr
+ * dump` name the files a recording opened. */
+static int fs_open_written(const void *args, struct hc_range *r)
+{
+    const struct pvrr_hc_fs_open *a = args;
+    if (a->path_len == 0)
+        return 0;
+    r[0] = (struct hc_range){a->path, a->path_len, 1};
+    return 1;
+}
+
 static int fs_io_ranges(const void *args, struct hc_range *r, int input, const char **why)
 {
     const struct pvrr_hc_fs_io *a = args;
@@ -224,7 +236,8 @@ const struct hc_desc hc_table[PVRR_HC_MAX] = {
     HC(PVRR_HC_PANIC, "panic", struct pvrr_hc_panic, 0, 1, 0, panic_ranges, no_written),
     HC(PVRR_HC_STDERR_WRITE, "stderr_write", struct pvrr_hc_console_write, 1, 1, 0,
        console_write_ranges, no_written),
-    HC(PVRR_HC_FS_OPEN, "fs_open", struct pvrr_hc_fs_open, 1, 0, 1, fs_open_ranges, no_written),
+    HC(PVRR_HC_FS_OPEN, "fs_open", struct pvrr_hc_fs_open, 1, 0, 1, fs_open_ranges,
+       fs_open_written),
     HC(PVRR_HC_FS_READ, "fs_read", struct pvrr_hc_fs_io, 1, 0, 1, fs_read_ranges, fs_read_written),
     HC(PVRR_HC_FS_WRITE, "fs_write", struct pvrr_hc_fs_io, 1, 0, 1, fs_write_ranges, no_written),
     HC(PVRR_HC_FS_CLOSE, "fs_close", struct pvrr_hc_fs_close, 1, 0, 1, no_ranges, no_written),

@@ -10,6 +10,7 @@ host's KVM is not expected to work. Any other failure of the probe is a failure.
 Bad-input tests need no KVM at all.
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -171,6 +172,9 @@ class Busybox(PvrrTestCase):
         rp = self.run_ok("replay", "--check", log)
         info = self.run_ok("info", log)
         self.assertIn("fs_read", text(info.stdout))
+        # `pvrr info` lists the files the recording read, with the bytes read
+        self.assertRegex(text(info.stdout), re.escape(self.data) + r" +%d read" %
+                         os.path.getsize(self.data))
         # the replay needs no host file: the data is in the recording
         os.unlink(self.data)
         self.run_ok("replay", "--check", log)
