@@ -15,8 +15,11 @@
  *   program; from ring 0 they continue into the SDK's own report
  *   (pvrr__isr_table), exactly as if the SDK's gate had been taken.
  */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
 #define SEL_UDATA 0x23
 #define SEL_UCODE 0x2b
+#define USER_LO 0x400000      /* kernel.h */
 
     .text
     .globl linux_syscall_entry
@@ -26,6 +29,16 @@ linux_syscall_entry:
     .cfi_undefined rip
     movq %rsp, syscall_user_rsp(%rip)
     leaq syscall_stack_top(%rip), %rsp
+    /* clear what a breakpoint's trip through the fault stack left there, so
+     * memory is the same as in a run without breakpoints */
+    movq $0, fault_stack_top - 8(%rip)
+    movq $0, fault_stack_top - 16(%rip)
+    movq $0, fault_stack_top - 24(%rip)
+    movq $0, fault_stack_top - 32(%rip)
+    movq $0, fault_stack_top - 40(%rip)
+    movq $0, fault_stack_top - 48(%rip)
+    movq $0, fault_stack_top - 56(%rip)
+    movq $0, fault_stack_top - 64(%rip)
     pushq syscall_user_rsp(%rip)
     pushq %rdi
     pushq %rsi
@@ -42,10 +55,21 @@ linux_syscall_entry:
     pushq %r13
     pushq %r14
     pushq %r15
+    /* A debugger single-stepping through `syscall` has KVM set TF, which
+     * `syscall` copies into r11: keep it out of every register and of the
+     * frame, so the kernel's state equals that of a run without a debugger
+     * (replay compares registers at each hypercall). */
+    btrq $8, %r11
+    btrq $8, 48(%rsp)
     cld
     movq %rsp, %rdi
     xorl %ebp, %ebp
     call linux_syscall
+    /* still single-stepping (TF survives FMASK): let sysretq keep it */
+    pushfq
+    popq %rax
+    andl $0x100, %eax
+    orq %rax, 48(%rsp)
     popq %r15
     popq %r14
     popq %r13
@@ -99,16 +123,41 @@ linux_enter_user:
     .p2align 4
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 linux_ufault_\n:
+    .if \n == 13
+    /* A `hlt` in user code: a debugger's software breakpoint (pvrr patches
+     * one-byte hlts where hardware breakpoints do not fire). hlt is
+     * privileged, so re-execute it in ring 0 at the same address with every
+     * register as it was: KVM then reports the hlt exit at the breakpoint
+     * address, as for kernel code. The program goes on in ring 0 until its
+     * next system call returns it to ring 3; the bytes this leaves on the
+     * fault stack are cleared at that system call (linux_syscall_entry). */
+    pushq %rax
+    movq 16(%rsp), %rax         /* rax, error, rip */
+    cmpq $USER_LO, %rax
+    jb 2f
+    cmpb $0xf4, (%rax)
+    jne 2f
+    popq %rax
+    addq $8, %rsp               /* the error code */
+    movq $SEL_KCODE, 8(%rsp)
+    movq $SEL_KDATA, 32(%rsp)
+    iretq
+2:  popq %rax
+    .endif
     .if HAS_ERROR(\n)
-    testb $3, 16(%rsp)          /* error, rip, cs */
-    jz 1f
-    movq (%rsp), %rsi
-    movq 8(%rsp), %rdx
+    movq 8(%rsp), %rdx          /* error, rip, cs */
+    testb $3, 16(%rsp)
+    jnz 3f
+    cmpq $USER_LO, %rdx         /* user code that runs in ring 0 after a breakpoint */
+    jb 1f
+3:  movq (%rsp), %rsi
     .else
-    testb $3, 8(%rsp)           /* rip, cs */
-    jz 1f
-    xorl %esi, %esi
-    movq (%rsp), %rdx
+    movq (%rsp), %rdx           /* rip, cs */
+    testb $3, 8(%rsp)
+    jnz 3f
+    cmpq $USER_LO, %rdx
+    jb 1f
+3:  xorl %esi, %esi
     .endif
     movq $\n, %rdi
     andq $-16, %rsp
@@ -132,5 +181,10 @@ syscall_user_rsp:
 syscall_stack:
     .skip 65536
 syscall_stack_top:
+    .p2align 4
+    .globl fault_stack
+fault_stack:
+    .skip 16384
+fault_stack_top:
 
     .section .note.GNU-stack, "", @progbits

@@ -68,7 +68,7 @@ struct desc_ptr {
 static uint64_t gdt[8] __attribute__((aligned(16)));
 static struct tss64 tss __attribute__((aligned(16)));
 static struct idt_gate idt[32] __attribute__((aligned(16)));
-static uint8_t fault_stack[16384] __attribute__((aligned(16)));
+extern uint8_t fault_stack[16384]; /* entry.S: the IST stack of every exception */
 extern uint8_t syscall_stack[];
 extern const uint64_t linux_ufault_table[32];
 extern char __pvrr_image_end[];
@@ -190,7 +190,11 @@ static void setup_cpu(void)
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
     wrmsr(MSR_STAR, ((uint64_t)SEL_UBASE << 48) | ((uint64_t)SEL_KCODE << 32));
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
-    wrmsr(MSR_FMASK, 0x47700); /* TF IF DF IOPL NT AC */
+    /* IF DF IOPL NT AC; not TF: a debugger single-stepping through `syscall`
+     * (KVM sets TF) must keep stepping through the kernel, or it loses
+     * control until the next exit. A program that sets TF itself gets the
+     * SDK's report of a debug exception in the kernel. */
+    wrmsr(MSR_FMASK, 0x47600);
 }
 
 /* Set U=1 on the paging entries of the user window (the monitor's identity

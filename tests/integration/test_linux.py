@@ -46,15 +46,15 @@ def native(*args, stdin=None, cwd=None):
     return r
 
 
-def gcc_static(tmp, name, src):
-    """Build a static C program; skip when gcc or the static libc is missing."""
+def gcc_static(tmp, name, src, libs=(), flags=("-O1",)):
+    """Build a static C program; skip when gcc or the static libraries are missing."""
     if not shutil.which("gcc"):
         raise unittest.SkipTest("gcc is not installed")
     c = tmp(name + ".c")
     with open(c, "w") as f:
         f.write(src)
     exe = tmp(name)
-    r = subprocess.run(["gcc", "-static", "-O1", "-g", "-o", exe, c], capture_output=True)
+    r = subprocess.run(["gcc", "-static", *flags, "-g", "-o", exe, c, *libs], capture_output=True)
     if r.returncode != 0:
         raise unittest.SkipTest("gcc -static failed: " + text(r.stderr)[:300])
     return exe
@@ -261,6 +261,183 @@ class StaticC(PvrrTestCase):
         rp = self.run_ok("replay", log)
         self.assertEqual(rp.stdout, r.stdout)
         self.run_ok("replay", "--check", log)
+
+
+SQLITE_C = r"""
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static void check(int rc, sqlite3 *db, const char *what)
+{
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int n = atoi(argv[1]);
+    int random = argc > 2 && strcmp(argv[2], "random") == 0;
+    uint32_t *v = malloc(n * sizeof *v);
+    if (random)
+        getrandom(v, n * sizeof *v, 0);
+    else
+        for (int i = 0; i < n; i++)
+            v[i] = (uint32_t)i * 2654435761u;
+    sqlite3 *db;
+    check(sqlite3_open(":memory:", &db), db, "open");
+    check(sqlite3_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, s TEXT);"
+                           "CREATE INDEX tv ON t(v); BEGIN", 0, 0, 0), db, "create");
+    sqlite3_stmt *ins;
+    check(sqlite3_prepare_v2(db, "INSERT INTO t(v, s) VALUES (?, ?)", -1, &ins, 0), db, "prep");
+    for (int i = 0; i < n; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "row-%08x", v[i]);
+        sqlite3_bind_int64(ins, 1, v[i]);
+        sqlite3_bind_text(ins, 2, s, -1, SQLITE_TRANSIENT);
+        check(sqlite3_step(ins), db, "insert");
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    check(sqlite3_exec(db, "COMMIT", 0, 0, 0), db, "commit");
+    sqlite3_stmt *q;
+    check(sqlite3_prepare_v2(db, "SELECT count(*), sum(v % 1000), min(v), max(v), "
+                                 "avg(v) FROM t", -1, &q, 0), db, "query");
+    check(sqlite3_step(q), db, "step");
+    printf("count=%d sum=%lld min=%lld max=%lld avg=%.3f\n", sqlite3_column_int(q, 0),
+           sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2), sqlite3_column_int64(q, 3),
+           sqlite3_column_double(q, 4));
+    sqlite3_finalize(q);
+    check(sqlite3_prepare_v2(db, "SELECT s FROM t ORDER BY v DESC LIMIT 3", -1, &q, 0), db, "q2");
+    while (sqlite3_step(q) == SQLITE_ROW)
+        printf("%s\n", sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    printf("sqlite %s\n", sqlite3_libversion());
+    return 0;
+}
+"""
+
+
+class Sqlite(PvrrTestCase):
+    def setUp(self):
+        super().setUp()
+        linux_engine()
+        if not os.path.exists("/usr/include/sqlite3.h"):
+            self.skipTest("libsqlite3-dev is not installed (tools/install-deps.sh)")
+        self.exe = gcc_static(self.tmp, "sq", SQLITE_C, libs=["-lsqlite3", "-lm"])
+
+    def test_deterministic_run_equals_native(self):
+        r = self.run_ok("run", self.exe, "3000")
+        n = native(self.exe, "3000")
+        self.assertEqual(n.returncode, 0)
+        self.assertEqual(r.stdout, n.stdout)
+        self.assertIn(b"count=3000 ", r.stdout)
+
+    def test_random_data_records_and_replays(self):
+        log = self.tmp("sq.pvlog")
+        r = self.run_ok("record", "-o", log, self.exe, "2000", "random")
+        self.assertIn(b"count=2000 ", r.stdout)
+        rp = self.run_ok("replay", log)
+        self.assertEqual(rp.stdout, r.stdout)
+        self.run_ok("replay", "--check", log)
+
+
+BUG_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+struct node {
+    int id;
+    char name[28];
+};
+
+static struct node *cache;
+
+static void evict_maybe(unsigned r)
+{
+    if (r % 4 == 0)
+        free(cache); /* BUG: the cache still points at it */
+}
+
+int main(void)
+{
+    unsigned r;
+    getrandom(&r, sizeof r, 0);
+    cache = malloc(sizeof *cache);
+    cache->id = 42;
+    evict_maybe(r);
+    struct node *fresh = malloc(sizeof *fresh);
+    fresh->id = 7; /* OVERWRITES */
+    if (cache->id != 42) {
+        printf("corrupted id %d at %p\n", cache->id, (void *)&cache->id);
+        fflush(stdout);
+        abort();
+    }
+    printf("ok\n");
+    return 0;
+}
+"""
+
+
+class BuggyProgram(PvrrTestCase):
+    """A use after free that happens in one run of four (getrandom decides), recorded
+    until it fails and found with gdb's reverse execution on the program's own symbols."""
+
+    def setUp(self):
+        super().setUp()
+        linux_engine()
+        if not shutil.which("gdb"):
+            self.skipTest("gdb is not installed")
+        self.exe = gcc_static(self.tmp, "bug", BUG_C, flags=["-O0"])
+
+    def test_reverse_continue_finds_the_overwrite(self):
+        log = self.tmp("bug.pvlog")
+        r = pvrr("record", "--until-fail", "60", "-o", log, self.exe, timeout=600)
+        self.assertEqual(r.returncode, 128 + 6, text(r.stderr))
+        m = re.search(rb"corrupted id 7 at (0x[0-9a-f]+)", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        addr = text(m.group(1))
+        line = BUG_C.split("\n").index(next(l for l in BUG_C.split("\n") if "OVERWRITES" in l)) + 1
+        s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
+        self.addCleanup(s.kill)
+        out = gdb_batch(self.exe, s.port, [
+            "continue", "watch -l *(int *)" + addr, "reverse-continue", "info line *$pc",
+            "print fresh->id", "print cache == fresh", "detach"])
+        # going back, gdb shows the value after the write as "Old" (7) and the one before
+        # it as "New" (what free() left in the chunk, no longer 42)
+        hit = re.search(r"Old value = 7\s+New value = (-?\d+)\s+(?:0x[0-9a-f]+ in )?main "
+                        r"\(.*\) at [^:]*bug\.c:(\d+)", out)
+        self.assertIsNotNone(hit, out[-3000:])
+        self.assertEqual(int(hit.group(2)), line, out[-3000:])
+        self.assertNotEqual(int(hit.group(1)), 42, out[-3000:])  # free() had reused it already
+        self.assertRegex(out, r"\$1 = %s\b" % hit.group(1))  # fresh->id before the write
+        self.assertRegex(out, r"\$2 = 1\b")  # the freed cache and the fresh node are one
+        status, stdout, err = s.finish()
+        self.assertEqual(status, 128 + 6)
+        self.assertNotIn(b"DIVERGED", err)
+
+    def test_breakpoint_step_and_backtrace_in_program_code(self):
+        log = self.tmp("one.pvlog")
+        r = pvrr("record", "-o", log, self.exe)
+        self.assertIn(r.returncode, (0, 128 + 6), text(r.stderr))
+        s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
+        self.addCleanup(s.kill)
+        out = gdb_batch(self.exe, s.port, [
+            "break evict_maybe", "continue", "bt", "next", "info line *$pc",
+            "reverse-next", "info line *$pc", "detach"])
+        self.assertRegex(out, r"Breakpoint 1, evict_maybe \(r=\d+\) at [^:]*bug\.c")
+        self.assertRegex(out, r"#1 +0x[0-9a-f]+ in main \(\) at [^:]*bug\.c")
+        status, stdout, err = s.finish()
+        self.assertEqual(status, r.returncode)
+        self.assertEqual(stdout, r.stdout)
+        self.assertNotIn(b"DIVERGED", err)
 
 
 if __name__ == "__main__":
