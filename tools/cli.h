@@ -13,6 +13,9 @@
 /* pvrr's version, shown by --version and stored in recordings. */
 #define PVRR_VERSION_STRING "0.1.0"
 
+#define CLI_MAX_FILES 64
+#define CLI_MAX_ENV 64
+
 /* Options shared by `run` and `record` (the guest and its world). */
 struct run_opts {
     struct monitor_config cfg;
@@ -22,6 +25,21 @@ struct run_opts {
     int gdb_nonlocal;     /* --gdb-allow-remote */
     const char *output;   /* record: -o FILE */
     unsigned until_fail;  /* record: --until-fail N (0: record once) */
+    int mem_given;        /* --mem was given */
+    /* A static Linux program (tools/linux.c) */
+    int is_linux; /* elf_path is a Linux program; the buffer is the kernel */
+    char **args;  /* the program's arguments after PROGRAM */
+    int nargs;
+    const char *root;                     /* --root DIR */
+    const char *write_spec;               /* --write-dir DIR[:GUEST] */
+    const char *file_spec[CLI_MAX_FILES]; /* --file HOST[:GUEST] */
+    int nfile_spec;
+    const char *env[CLI_MAX_ENV]; /* --env NAME=VALUE */
+    int nenv;
+    struct monitor_fs_config fs;
+    struct monitor_file files[CLI_MAX_FILES + 1];
+    char *owned[2 * CLI_MAX_FILES + 4]; /* strings to free in cli_linux_free */
+    int nowned;
 };
 
 /* Parse "64M", "1G", "4096K", "123" into bytes. Returns -1 on a bad size. */
@@ -35,6 +53,16 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
 /* Read the guest ELF named in (o) into a malloc'd buffer. Prints the error and
  * returns -1 on failure. */
 int cli_read_elf(const char *path, void **buf, size_t *len);
+
+/* If the ELF in (*buf, *len) read from o->elf_path is a static Linux
+ * program, replace it by the Linux personality's kernel and set up (o): the
+ * kernel command line, the exposed files, the default memory size. Does
+ * nothing for an SDK guest. Prints the error and returns PVRR_EXIT_ERROR for
+ * a program pvrr cannot run (32-bit, dynamic, ...) or a bad option; else 0. */
+int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd);
+
+/* Free what cli_linux_prepare allocated. */
+void cli_linux_free(struct run_opts *o);
 
 /* Report how the guest stopped on stderr (nothing for a plain exit). */
 void cli_report_stop(const struct monitor *m);

@@ -40,6 +40,10 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
         struct pvrr_hc_blk_info bi;
         struct pvrr_hc_blk_io bio;
         struct pvrr_hc_poll poll;
+        struct pvrr_hc_fs_open fo;
+        struct pvrr_hc_fs_io fio;
+        struct pvrr_hc_fs_readdir frd;
+        struct pvrr_hc_fs_pathop fpo;
         uint8_t bytes[64];
     } a;
     memcpy(a.bytes, ev->writes[0].data, ev->writes[0].len);
@@ -68,6 +72,24 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
     case PVRR_HC_BLK_WRITE:
         snprintf(buf, n, "sector=%" PRIu64 " data=0x%" PRIx64 " len=%" PRIu64 " ret=%d",
                  a.bio.sector, a.bio.data, a.bio.len, a.bio.ret);
+        break;
+    case PVRR_HC_FS_OPEN:
+        if (ev->nwrites >= 2)
+            snprintf(buf, n, "path=%.*s flags=%#x handle=%d ret=%d",
+                     ev->writes[1].len > 200 ? 200 : (int)ev->writes[1].len,
+                     (const char *)ev->writes[1].data, a.fo.flags, a.fo.handle, a.fo.ret);
+        break;
+    case PVRR_HC_FS_READ:
+    case PVRR_HC_FS_WRITE:
+        snprintf(buf, n, "handle=%d offset=%" PRIu64 " len=%" PRIu64 " done=%" PRIu64 " ret=%d",
+                 a.fio.handle, a.fio.offset, a.fio.len, a.fio.done, a.fio.ret);
+        break;
+    case PVRR_HC_FS_READDIR:
+        snprintf(buf, n, "handle=%d cookie=%" PRIu64 " done=%" PRIu64 " ret=%d", a.frd.handle,
+                 a.frd.cookie, a.frd.done, a.frd.ret);
+        break;
+    case PVRR_HC_FS_PATHOP:
+        snprintf(buf, n, "op=%u ret=%d", a.fpo.op, a.fpo.ret);
         break;
     case PVRR_HC_POLL:
         snprintf(buf, n, "deadline_ns=%" PRIu64 " events=%#x ready=%#x monotonic_ns=%" PRIu64,
@@ -180,8 +202,90 @@ int cmd_dump(int argc, char **argv)
     return rc;
 }
 
+/* Files a recording opened (PVRR_HC_FS_OPEN events record their paths). */
+#define INFO_MAX_FILES 256
+struct info_file {
+    char path[256];
+    uint64_t opens, read, written;
+    int failed; /* the last open failed: ret */
+};
+
+struct info_files {
+    struct info_file f[INFO_MAX_FILES];
+    size_t n;
+    int handle_file[256]; /* monitor handle -> index in f, -1 */
+    uint64_t more;        /* files beyond INFO_MAX_FILES */
+};
+
+/* The recorded argument struct of (ev) into (out, size), or 0. */
+static int recorded_args(const struct pvlog_event *ev, void *out, size_t size)
+{
+    if (ev->nwrites == 0 || ev->writes[0].gpa != ev->arg_gpa || ev->writes[0].len != size)
+        return 0;
+    memcpy(out, ev->writes[0].data, size);
+    return 1;
+}
+
+static void info_file_event(struct info_files *fl, const struct pvlog_event *ev)
+{
+    if (ev->nr == PVRR_HC_FS_OPEN) {
+        struct pvrr_hc_fs_open a;
+        if (!recorded_args(ev, &a, sizeof a) || ev->nwrites < 2)
+            return;
+        char path[256];
+        snprintf(path, sizeof path, "%.*s",
+                 (int)(ev->writes[1].len < 255 ? ev->writes[1].len : 255),
+                 (const char *)ev->writes[1].data);
+        size_t i;
+        for (i = 0; i < fl->n && strcmp(fl->f[i].path, path) != 0; i++)
+            ;
+        if (i == fl->n) {
+            if (fl->n == INFO_MAX_FILES) {
+                fl->more++;
+                return;
+            }
+            memset(&fl->f[i], 0, sizeof fl->f[i]);
+            snprintf(fl->f[i].path, sizeof fl->f[i].path, "%s", path);
+            fl->n++;
+        }
+        fl->f[i].opens++;
+        fl->f[i].failed = a.ret;
+        if (a.ret == 0 && a.handle >= 0 && a.handle < 256)
+            fl->handle_file[a.handle] = (int)i;
+    } else if (ev->nr == PVRR_HC_FS_READ || ev->nr == PVRR_HC_FS_WRITE) {
+        struct pvrr_hc_fs_io a;
+        if (!recorded_args(ev, &a, sizeof a) || a.handle < 0 || a.handle >= 256 ||
+            fl->handle_file[a.handle] < 0)
+            return;
+        struct info_file *f = &fl->f[fl->handle_file[a.handle]];
+        if (ev->nr == PVRR_HC_FS_READ)
+            f->read += a.done;
+        else
+            f->written += a.done;
+    }
+}
+
+static void info_print_files(const struct info_files *fl)
+{
+    if (fl->n == 0)
+        return;
+    printf("files:         %zu (bytes read/written as recorded)\n", fl->n);
+    for (size_t i = 0; i < fl->n; i++) {
+        const struct info_file *f = &fl->f[i];
+        if (f->failed < 0 && f->read == 0 && f->written == 0)
+            printf("  %-40s not opened (errno %d)\n", f->path, -f->failed);
+        else
+            printf("  %-40s %" PRIu64 " read, %" PRIu64 " written\n", f->path, f->read, f->written);
+    }
+    if (fl->more)
+        printf("  ... and %" PRIu64 " more\n", fl->more);
+}
+
 int cmd_info(int argc, char **argv)
 {
+    static struct info_files files;
+    memset(&files, 0, sizeof files);
+    memset(files.handle_file, 0xff, sizeof files.handle_file);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("Usage: pvrr info FILE.pvlog\n\nSummarize a recording: header, guest, event "
                "count, recorded duration, sizes, compression ratio.\n");
@@ -212,6 +316,7 @@ int cmd_info(int argc, char **argv)
             n++;
             if (ev.nr < PVRR_HC_MAX)
                 counts[ev.nr]++;
+            info_file_event(&files, &ev);
         }
     }
     struct pvlog_stats stats;
@@ -239,6 +344,7 @@ int cmd_info(int argc, char **argv)
         printf("ended by:      INCOMPLETE: %s\n", err.msg);
         rc = replayer_status_of_log_error(st);
     }
+    info_print_files(&files);
     printf("frames:        %" PRIu64 "\n", stats.frames);
     printf("file size:     %" PRIu64 " bytes\n", stats.file_bytes);
     printf("raw events:    %" PRIu64 " bytes\n", stats.raw_bytes);
