@@ -9,6 +9,7 @@ pkgs=(
   python3 gdb lldb                            # integration tests drive real debuggers
   clang libclang-rt-14-dev clang-format       # sanitizer and fuzzing builds, formatting
   zstd
+  chromium                                    # test_timeline opens pages in headless Chromium
 )
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

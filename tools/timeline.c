@@ -280,7 +280,7 @@ static void replay_for_text(struct timeline *t, double timeout_s)
         break;
     case MON_TIMEOUT:
         snprintf(t->replay_note, sizeof t->replay_note,
-                 "The replay was stopped after %.0f s at event %" PRIu64
+                 "The replay was stopped after %g s at event %" PRIu64
                  " (--replay-timeout): console output after it is not shown.",
                  timeout_s, r.next_event);
         break;
