@@ -7,6 +7,7 @@ promises, the hover text (the event's `pvrr dump` line), the click (`monitor got
 zoom and pan, no script error and no network request. Without chromium, the page tests
 skip and say so.
 """
+import json
 import os
 import re
 import struct
@@ -78,6 +79,14 @@ class Browser:
                 return g
             time.sleep(0.05)
         return self.js("document.getElementById('goto').textContent")
+
+
+def page_data(html):
+    """The model a page carries (the JSON in its pvrr-data element)."""
+    with open(html, encoding="utf-8") as f:
+        page = f.read()
+    m = re.search(r'<script type="application/json" id="pvrr-data">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
 
 
 def dump_lines(log):
@@ -169,6 +178,16 @@ class RealRecordings(Browser, PvrrTestCase):
         with open(html2) as f:
             self.assertNotIn('"divergence"', f.read())
         self.timeline(log, "--no-replay", "--divergence", str(at))
+
+    def test_replay_timeout_bounds_the_replay(self):
+        log = self.tmp("spin.pvlog")
+        self.run_ok("record", "-o", log, guest("spin"), "--", "iters=250000")
+        t0 = time.monotonic()
+        html, _ = self.timeline(log, "--replay-timeout", "0.3")
+        self.assertLess(time.monotonic() - t0, 30)
+        d = page_data(html)
+        self.assertRegex(d["replay_note"], r"^The replay was stopped after 0.3 s at event \d+")
+        self.assertEqual(d["end"]["reason"], "exit")  # the log's own end is still shown
 
     def test_truncated_log_renders_its_prefix(self):
         log = self.record_failing_kvstore(self.tmp("kv.pvlog"))
