@@ -10,6 +10,7 @@ skip and say so.
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import time
@@ -95,6 +96,23 @@ def dump_lines(log):
 
 
 class RealRecordings(Browser, PvrrTestCase):
+    kv_cache = None  # one failing kvstore recording for the tests that need one
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.kv_cache:
+            cls.kv_cache.cleanup()
+        super().tearDownClass()
+
+    def failing_kvstore(self):
+        cls = type(self)
+        if cls.kv_cache is None:
+            cls.kv_cache = TempDir()
+            self.record_failing_kvstore(cls.kv_cache("kv.pvlog"))
+        log = self.tmp("kv.pvlog")
+        shutil.copyfile(cls.kv_cache("kv.pvlog"), log)
+        return log
+
     def timeline(self, log, *opts, status=0):
         html = log[:-len(".pvlog")] + ".html"
         r = pvrr("timeline", *opts, log, "-o", html, timeout=120)
@@ -125,7 +143,7 @@ class RealRecordings(Browser, PvrrTestCase):
         self.assert_no_network(html)
 
     def test_failing_kvstore(self):
-        log = self.record_failing_kvstore(self.tmp("kv.pvlog"))
+        log = self.failing_kvstore()
         info = text(self.run_ok("info", log).stdout)
         nrandom = int(re.search(r"^\s+random\s+(\d+)", info, re.M).group(1))
         html, _ = self.timeline(log)
@@ -190,7 +208,7 @@ class RealRecordings(Browser, PvrrTestCase):
         self.assertEqual(d["end"]["reason"], "exit")  # the log's own end is still shown
 
     def test_truncated_log_renders_its_prefix(self):
-        log = self.record_failing_kvstore(self.tmp("kv.pvlog"))
+        log = self.failing_kvstore()
         with open(log, "rb") as f:
             data = f.read()
         start = 64 + struct.unpack_from("<Q", data, 32)[0]
