@@ -27,6 +27,7 @@ static void usage_main(void)
            "  replay   FILE.pvlog            re-execute a recording exactly\n"
            "  dump     FILE.pvlog            list the events of a recording\n"
            "  info     FILE.pvlog            summarize a recording\n"
+           "  dap      [--port N]            serve the Debug Adapter Protocol (editors)\n"
            "\n"
            "Run `pvrr COMMAND --help` for the options of a command.\n"
            "Exit status: the guest's own status (0-255) for run/record/replay; %d usage error;\n"
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         {"run", cmd_run},   {"record", cmd_record}, {"replay", cmd_replay},
-        {"dump", cmd_dump}, {"info", cmd_info},
+        {"dump", cmd_dump}, {"info", cmd_info},     {"dap", cmd_dap},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)
