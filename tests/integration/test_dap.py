@@ -365,6 +365,37 @@ class BadClients(PvrrTestCase):
         status, err = c.finish()
         self.assertEqual(status, 0, err)
 
+    def test_editor_setup_matches_what_the_tests_send(self):
+        # editors/vscode: the manifest declares the "pvrr" debugger with the attributes
+        # launch_config() uses; the README's launch.json and nvim/emacs lines use them too
+        import json
+        root = os.path.join(SRC, "editors", "vscode")
+        with open(os.path.join(root, "package.json")) as f:
+            pkg = json.load(f)
+        dbg = [d for d in pkg["contributes"]["debuggers"] if d["type"] == "pvrr"]
+        self.assertEqual(len(dbg), 1)
+        launch = dbg[0]["configurationAttributes"]["launch"]
+        self.assertEqual(launch["required"], ["program"])
+        props = set(launch["properties"]) | {"type", "request", "name"}
+        self.assertTrue({"program", "args", "stopOnEntry"} <= props)
+        sent = set(launch_config("x", args=[], stopOnEntry=True)) - {"__sessionId"}
+        self.assertEqual(sent - props, set())
+        for cfg in dbg[0]["initialConfigurations"]:
+            self.assertEqual(set(cfg) - props, set(), cfg)
+        with open(os.path.join(root, "extension.js")) as f:
+            ext = f.read()
+        self.assertIn("registerDebugAdapterDescriptorFactory('pvrr'", ext)
+        self.assertIn("['dap']", ext)
+        with open(os.path.join(root, "README.md")) as f:
+            readme = f.read()
+        block = re.search(r"```json\n(.*?)```", readme, re.S).group(1)
+        for cfg in json.loads(block)["configurations"]:
+            self.assertEqual(cfg["type"], "pvrr")
+            self.assertEqual(set(cfg) - props, set(), cfg)
+        self.assertIn("args = { 'dap' }", readme)            # nvim-dap
+        self.assertIn("'(\"pvrr\" \"dap\")", readme)         # dap-mode
+        self.assertIn(":type \"pvrr\" :request \"launch\"", readme)
+
     def test_validator_catches_bad_messages(self):
         # the checks themselves can fail
         with self.assertRaises(SpecError):
