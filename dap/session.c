@@ -486,8 +486,8 @@ static void dispatch(struct dap_session *s, json_object *req)
             lifecycle[i].fn(s, req, args);
             return;
         }
-    const struct dap_request *tables[] = {control, dap_inspect_requests};
-    for (size_t t = 0; t < 2; t++)
+    const struct dap_request *tables[] = {control, dap_inspect_requests, dap_breakpoint_requests};
+    for (size_t t = 0; t < 3; t++)
         for (const struct dap_request *r = tables[t]; r->command; r++)
             if (strcmp(cmd, r->command) == 0) {
                 if (!s->initialized)

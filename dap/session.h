@@ -121,8 +121,20 @@ struct dap_request {
     const char *command;
     dap_req_fn fn;
 };
-/* requests.c: the inspection and breakpoint requests, ended by {NULL, NULL}. */
+/* requests.c: the inspection requests; breakpoints.c: the breakpoint requests;
+ * each ended by {NULL, NULL}. */
 extern const struct dap_request dap_inspect_requests[];
+extern const struct dap_request dap_breakpoint_requests[];
+
+/* requests.c, for breakpoints.c: the handle (variablesReference) (ref), or
+ * NULL; the frame a request's frameId names (the innermost without one), or
+ * NULL; a Source object for file index (file); the evaluate name of child
+ * (name) of value (parent) called (pname). */
+struct handle *dap_get_handle(struct dap_session *s, int64_t ref);
+struct dap_frame *dap_frame_arg(struct dap_session *s, json_object *args);
+json_object *dap_source_of(struct dap_session *s, unsigned file);
+void dap_child_evalname(const struct dap_value *parent, const char *pname, const char *name,
+                        char *out, size_t n);
 
 /* Forward what the guest wrote to its console as output events. */
 void dap_drain_console(struct dap_session *s);
