@@ -695,7 +695,8 @@ int dap_di_open(struct dap_di **out, const void *elf, size_t len, char *err, siz
         dap_di_close(di);
         return -1;
     }
-    qsort(di->types, di->ntypes, sizeof(*di->types), type_cmp);
+    if (di->ntypes)
+        qsort(di->types, di->ntypes, sizeof(*di->types), type_cmp);
     for (size_t i = 0; i < di->nrefs; i++)
         *di->refs[i].slot = type_by_die(di, di->refs[i].die);
     for (size_t i = 0; i < di->nfuncs; i++)
@@ -708,9 +709,12 @@ int dap_di_open(struct dap_di **out, const void *elf, size_t len, char *err, siz
     free(di->refs);
     di->refs = NULL;
     di->nrefs = di->caprefs = 0;
-    qsort(di->rows, di->nrows, sizeof(*di->rows), row_cmp);
-    qsort(di->funcs, di->nfuncs, sizeof(*di->funcs), func_cmp);
-    qsort(di->syms, di->nsyms, sizeof(*di->syms), sym_cmp);
+    if (di->nrows)
+        qsort(di->rows, di->nrows, sizeof(*di->rows), row_cmp);
+    if (di->nfuncs)
+        qsort(di->funcs, di->nfuncs, sizeof(*di->funcs), func_cmp);
+    if (di->nsyms)
+        qsort(di->syms, di->nsyms, sizeof(*di->syms), sym_cmp);
     *out = di;
     return 0;
 }
