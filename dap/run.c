@@ -286,6 +286,10 @@ static int step_back(struct dap_session *s, struct outcome *o)
         } else if (row->line != line || row->file != file) {
             break;
         }
+        /* at the first instruction of a row of the line: its start (the instruction
+         * executed before it is elsewhere, or this row was entered by a jump) */
+        if (phase == 2 && r.rip == row->addr)
+            return 0;
     }
     /* one instruction too far back: forward again to the line's start */
     if (resume1(s, GDB_RESUME_STEP, 0, 0, o) < 0)
