@@ -286,10 +286,15 @@ static int step_back(struct dap_session *s, struct outcome *o)
         } else if (row->line != line || row->file != file) {
             break;
         }
-        /* at the first instruction of a row of the line: its start (the instruction
-         * executed before it is elsewhere, or this row was entered by a jump) */
-        if (phase == 2 && r.rip == row->addr)
-            return 0;
+        /* at the first instruction of the line's first row in this block of code:
+         * its start (the instruction executed before it is elsewhere, or it was
+         * entered by a jump). A row right after another row of the same line is
+         * most likely entered from it: go on. */
+        if (phase == 2 && r.rip == row->addr) {
+            const struct dap_row *prev = dap_di_row_at(s->di, row->addr - 1, NULL);
+            if (!prev || prev->line != line || prev->file != file)
+                return 0;
+        }
     }
     /* one instruction too far back: forward again to the line's start */
     if (resume1(s, GDB_RESUME_STEP, 0, 0, o) < 0)
