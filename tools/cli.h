@@ -91,5 +91,6 @@ int cmd_replay(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
+int cmd_dap(int argc, char **argv);
 
 #endif /* PVRR_CLI_H */

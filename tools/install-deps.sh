@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config           # toolchain
   libelf-dev libdwarf-dev libzstd-dev         # ELF loading, DWARF symbols, compression
-  libxxhash-dev libjson-c-dev libcunit1-dev   # digests, `pvrr dump --json`, unit tests
+  libxxhash-dev libjson-c-dev libcunit1-dev   # digests, `pvrr dump --json` and `pvrr dap`, unit tests
+  libcapstone-dev                             # `pvrr dap`: the disassemble request
   python3 gdb lldb                            # integration tests drive real debuggers
   clang libclang-rt-14-dev clang-format       # sanitizer and fuzzing builds, formatting
   zstd
