@@ -127,8 +127,6 @@ static int ok(const char *command, const char *args_json)
     json_object *m = request(command, args_json);
     json_object *v;
     int success = json_object_object_get_ex(m, "success", &v) && json_object_get_boolean(v);
-    if (!success)
-        fprintf(stderr, "\n  %s: %s\n", command, str(m, "message"));
     json_object_put(m);
     return success;
 }
