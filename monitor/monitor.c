@@ -46,6 +46,7 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
     m->disk_fd = -1;
     m->in_fd = -1;
     m->out_fd = STDOUT_FILENO;
+    m->err_fd = STDERR_FILENO;
     m->vm.kvm_fd = m->vm.vm_fd = m->vm.vcpu_fd = -1;
     if (m->cfg.mem_size == 0)
         m->cfg.mem_size = MONITOR_DEFAULT_MEM;
@@ -106,6 +107,8 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         struct stat st;
         m->in_fd = fstat(STDIN_FILENO, &st) == 0 ? STDIN_FILENO : -1;
     }
+    if (hc_fs_init(m, err, errlen) < 0)
+        goto fail;
     memcpy(m->handlers, hc_live_handlers, sizeof m->handlers);
     vm_sync_regs_enable(&m->vm);
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
@@ -133,6 +136,7 @@ void monitor_fini(struct monitor *m)
     if (m->in_fd > STDIN_FILENO)
         close(m->in_fd);
     m->disk_fd = m->in_fd = -1;
+    hc_fs_fini(m);
     vm_destroy(&m->vm);
 }
 
@@ -154,6 +158,25 @@ static void __attribute__((format(printf, 2, 3))) fault(struct monitor *m, const
 }
 
 static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, uint64_t rip);
+
+/* 1 if the instruction at (rip) is an SSE/SSE2 one (optional 66/f2/f3 and
+ * REX prefixes, then 0f and an opcode of the SSE ranges). */
+static int is_sse_insn(const struct vm *vm, uint64_t rip)
+{
+    for (unsigned n = 0; n < 6; n++) {
+        const uint8_t *b = vm_gpa(vm, rip + n, 2);
+        if (!b)
+            return 0;
+        if (b[0] == 0x66 || b[0] == 0xf2 || b[0] == 0xf3 || (b[0] & 0xf0) == 0x40)
+            continue;
+        if (b[0] != 0x0f)
+            return 0;
+        uint8_t op = b[1];
+        return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+               (op >= 0x50 && op <= 0x7f) || (op >= 0xc2 && op <= 0xc6) || op >= 0xd0;
+    }
+    return 0;
+}
 
 /* Serve the hypercall the guest requested with this port-I/O exit. */
 static enum monitor_event dispatch_io(struct monitor *m)
@@ -286,6 +309,10 @@ enum monitor_event monitor_step(struct monitor *m)
         fault(m, "KVM internal error, suberror %u%s; registers:", run->internal.suberror,
               insn && *insn == 0xcc ? " (the guest executed int3, which this host's KVM cannot "
                                       "deliver: use a debugger's breakpoints instead)"
+              : is_sse_insn(&m->vm, now.regs.rip)
+                  ? " (at an SSE instruction: this host's KVM cannot execute SSE, as the nested "
+                    "PVM KVM cannot; Linux programs and SSE guests need kvm-amd/kvm-intel "
+                    "(tools/with-kvm) or the emulator)"
               : run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
                   ? " (instruction emulation failed)"
                   : "");

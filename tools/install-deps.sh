@@ -10,6 +10,8 @@ pkgs=(
   python3 gdb lldb                            # integration tests drive real debuggers
   clang libclang-rt-14-dev clang-format       # sanitizer and fuzzing builds, formatting
   zstd
+  busybox-static libsqlite3-dev               # real static programs for the Linux personality tests
+  chromium                                    # test_timeline opens pages in headless Chromium
 )
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

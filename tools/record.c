@@ -33,6 +33,7 @@ static void usage_record(void)
         "  -m, --mem SIZE          guest RAM, e.g. 64M (default 64M)\n"
         "  -d, --disk FILE         block device image (written as in `pvrr run`)\n"
         "  -i, --stdin FILE        console input from FILE\n"
+        "      --root, --file, --write-dir, --env   for a Linux program, as in `pvrr run`\n"
         "  -t, --timeout SECS      stop the guest after SECS seconds\n"
         "  -h, --help              show this help\n"
         "\n"
@@ -160,12 +161,17 @@ int cmd_record(int argc, char **argv)
     size_t len;
     if (cli_read_elf(o.elf_path, &elf, &len) < 0)
         return PVRR_EXIT_ERROR;
+    if (cli_linux_prepare(&o, &elf, &len, "record") != 0) {
+        free(elf);
+        return PVRR_EXIT_ERROR;
+    }
     cli_catch_interrupts(&interrupted);
     if (o.until_fail == 0) {
         int failed;
         rc = record_one(&o, elf, len, o.output, STDOUT_FILENO, &failed);
         fprintf(stderr, "pvrr record: wrote %s\n", o.output);
         free(elf);
+        cli_linux_free(&o);
         return rc;
     }
     char tmp[4200];
@@ -214,5 +220,6 @@ int cmd_record(int argc, char **argv)
         fprintf(stderr, "pvrr record: no failing run in %u runs; nothing kept\n", i - 1);
     }
     free(elf);
+    cli_linux_free(&o);
     return rc;
 }

@@ -115,6 +115,7 @@ int cmd_replay(int argc, char **argv)
     if (check) {
         /* output is compared through the input digests, not shown */
         r.m.out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        r.m.err_fd = r.m.out_fd;
     }
     char auto_elf[4200];
     if (gdb && !elf_out) {
@@ -144,6 +145,7 @@ int cmd_replay(int argc, char **argv)
         if (r.m.out_fd >= 0)
             close(r.m.out_fd);
         r.m.out_fd = -1;
+        r.m.err_fd = STDERR_FILENO;
         if (identical)
             rc = 0;
     }
