@@ -414,7 +414,10 @@ class BuggyProgram(PvrrTestCase):
         # it as "New" (what free() left in the chunk, no longer 42)
         hit = re.search(r"Old value = 7\s+New value = (-?\d+)\s+(?:0x[0-9a-f]+ in )?main "
                         r"\(.*\) at [^:]*bug\.c:(\d+)", out)
-        self.assertIsNotNone(hit, out[-3000:])
+        if hit is None:
+            status, stdout, err = s.finish()
+            self.fail("no watchpoint hit going back; gdb:\n%s\npvrr (status %d):\n%s" %
+                      (out[-3000:], status, text(err)[-3000:]))
         self.assertEqual(int(hit.group(2)), line, out[-3000:])
         self.assertNotEqual(int(hit.group(1)), 42, out[-3000:])  # free() had reused it already
         self.assertRegex(out, r"\$1 = %s\b" % hit.group(1))  # fresh->id before the write
