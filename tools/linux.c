@@ -145,7 +145,7 @@ static int split_spec(struct run_opts *o, const char *spec, char **host, char **
     return *guest ? 0 : -1;
 }
 
-int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd)
+static int prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd)
 {
     char err[512];
     int kind = pvrr_elf_classify(*buf, *len, err, sizeof err);
@@ -249,4 +249,12 @@ int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *c
     }
     o->cfg.cmdline = o->cmdline;
     return 0;
+}
+
+int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd)
+{
+    int rc = prepare(o, buf, len, cmd);
+    if (rc != 0)
+        cli_linux_free(o);
+    return rc;
 }
