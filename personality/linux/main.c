@@ -195,6 +195,11 @@ static void setup_cpu(void)
      * control until the next exit. A program that sets TF itself gets the
      * SDK's report of a debug exception in the kernel. */
     wrmsr(MSR_FMASK, 0x47600);
+    /* CR4.TSD: rdtsc/rdtscp in ring 3 fault, and the kernel emulates them
+     * from the clock hypercall (syscall.c: linux_user_gp) */
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 0x4) : "memory");
 }
 
 /* Set U=1 on the paging entries of the user window (the monitor's identity
