@@ -195,6 +195,12 @@ long sys_openat(int dirfd, uint64_t upath, int flags, int mode)
     return fd;
 }
 
+long file_size(int fd)
+{
+    struct ofd *o = fd_get(fd);
+    return o && o->kind == K_HOST ? (long)o->size : -EBADF;
+}
+
 long file_open_kernel(const char *path)
 {
     long o = ofd_open(path, 0, 0);

@@ -471,13 +471,17 @@ class BuggyProgram(PvrrTestCase):
         self.assertIn(r.returncode, (0, 128 + 6), text(r.stderr))
         s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
         self.addCleanup(s.kill)
-        out = gdb_batch(self.exe, s.port, [
+        # replay --gdb extracts the program, with its symbols, from the recording alone
+        with open(self.exe, "rb") as a, open(log + ".elf", "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        self.assertTrue(os.path.exists(log + ".elf.kernel"))
+        out = gdb_batch(log + ".elf", s.port, [
             "break evict_maybe", "continue", "bt", "next", "info line *$pc",
             "reverse-next", "info line *$pc", "detach"])
         self.assertRegex(out, r"Breakpoint 1, evict_maybe \(r=\d+\) at [^:]*bug\.c")
         self.assertRegex(out, r"#1 +0x[0-9a-f]+ in main \(\) at [^:]*bug\.c")
         status, stdout, err = s.finish()
-        self.assertEqual(status, r.returncode)
+        self.assertEqual(status, r.returncode, text(err)[-2000:])
         self.assertEqual(stdout, r.stdout)
         self.assertNotIn(b"DIVERGED", err)
 
