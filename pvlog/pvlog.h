@@ -50,7 +50,19 @@ struct pvlog_meta {
     uint32_t disk_writable;
     uint64_t start_wall_ns;   /* wall-clock time the recording started */
     const char *pvrr_version; /* e.g. "0.1.0" */
+    uint32_t engine;          /* enum pvlog_engine: what executed the guest */
 };
+
+/* The execution engine a recording was made on (formats/pvlog.md). A log
+ * replays on any engine; this is for display. */
+enum pvlog_engine {
+    PVLOG_ENGINE_KVM = 0, /* Linux KVM (every log before this field existed) */
+    PVLOG_ENGINE_EMU = 1, /* pvrr's software CPU */
+    PVLOG_ENGINE_MAX = 1,
+};
+
+/* The engine's name ("kvm", "emu"), or "?" for an unknown value. */
+const char *pvlog_engine_name(uint32_t engine);
 
 /* One range of guest memory the monitor wrote while serving a hypercall. */
 struct pvlog_write {

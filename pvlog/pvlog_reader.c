@@ -198,7 +198,7 @@ static enum pvlog_status read_head(struct pvlog_reader *r, struct pvlog_error *e
     cpl = le32(m + 44);
     el = le64(m + 48);
     if (cl > PVLOG_STRING_MAX || nl > PVLOG_STRING_MAX || vl > PVLOG_STRING_MAX ||
-        cpl > PVLOG_CPUID_MAX || el > PVLOG_ELF_MAX || le64(m + 56) != 0)
+        cpl > PVLOG_CPUID_MAX || el > PVLOG_ELF_MAX || le32(m + 60) != 0)
         return pvlog_fail(err, PVLOG_ECORRUPT, off + 32, -1, "metadata field lengths out of range");
     sum = (uint64_t)PVLOG_META_FIXED + cl + nl + vl + cpl + el;
     if (sum != msz)
@@ -220,6 +220,10 @@ static enum pvlog_status read_head(struct pvlog_reader *r, struct pvlog_error *e
     r->meta.mem_size = le64(m + 8);
     r->meta.disk_sectors = le64(m + 16);
     r->meta.start_wall_ns = le64(m + 24);
+    r->meta.engine = le32(m + 56);
+    if (r->meta.engine > PVLOG_ENGINE_MAX)
+        return pvlog_fail(err, PVLOG_ECORRUPT, off + 56, -1,
+                          "unknown execution engine %u in the metadata", r->meta.engine);
     r->meta.cmdline = r->cmdline;
     r->meta.elf_name = r->elf_name;
     r->meta.pvrr_version = r->pvrr_version;
@@ -967,4 +971,16 @@ enum pvlog_status pvlog_reader_stats(struct pvlog_reader *r, struct pvlog_stats 
         st->raw_bytes += r->fr[i].raw;
     st->complete = r->have_index && r->index_has_end;
     return s;
+}
+
+const char *pvlog_engine_name(uint32_t engine)
+{
+    switch (engine) {
+    case PVLOG_ENGINE_KVM:
+        return "kvm";
+    case PVLOG_ENGINE_EMU:
+        return "emu";
+    default:
+        return "?";
+    }
 }

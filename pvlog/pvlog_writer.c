@@ -435,7 +435,8 @@ static enum pvlog_status build_head(const struct pvlog_meta *m, uint8_t **out, s
     put32(p + 40, (uint32_t)vl);
     put32(p + 44, (uint32_t)m->cpuid_len);
     put64(p + 48, m->elf_len);
-    /* p + 56: reserved, zero */
+    put32(p + 56, m->engine);
+    /* p + 60: reserved, zero */
     p += PVLOG_META_FIXED;
     memcpy(p, m->cmdline ? m->cmdline : "", cl);
     p += cl;

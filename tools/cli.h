@@ -78,10 +78,27 @@ void cli_report_stop(const struct monitor *m);
 /* Install SIGINT/SIGTERM handlers that set *flag (no SA_RESTART). */
 void cli_catch_interrupts(volatile int *flag);
 
+struct pvlog_reader;
+struct pvlog_event;
+struct pvrr_sym;
+
+/* Open the recording (path) for subcommand (cmd). Returns 0 and sets *rd, or
+ * prints "pvrr CMD: PATH: what" and returns the exit status for the error
+ * (replayer_status_of_log_error: 81 corrupt, 82 truncated, 83 version, 125). */
+int cli_open_log(const char *cmd, const char *path, struct pvlog_reader **rd);
+
+/* Format event (ev) as the line `pvrr dump` prints for it, without the
+ * newline, into (buf, n): index, hypercall, rip, symbolized location through
+ * (sym) (NULL: none), the recorded arguments, write count and bytes; or
+ * "INDEX  END reason status=S" for the END event. */
+void dump_event_line(struct pvrr_sym *sym, const struct pvlog_event *ev, char *buf, size_t n);
+
 int cmd_run(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_timeline(int argc, char **argv);
+int cmd_dap(int argc, char **argv);
 
 #endif /* PVRR_CLI_H */

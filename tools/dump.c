@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int open_log(const char *cmd, const char *path, struct pvlog_reader **rd)
+int cli_open_log(const char *cmd, const char *path, struct pvlog_reader **rd)
 {
     struct pvlog_error err;
     enum pvlog_status st = pvlog_reader_open(rd, path, &err);
@@ -100,6 +100,25 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
     }
 }
 
+void dump_event_line(struct pvrr_sym *sym, const struct pvlog_event *ev, char *buf, size_t n)
+{
+    if (ev->kind == PVLOG_EV_END) {
+        snprintf(buf, n, "%8" PRIu64 "  END %s status=%d", ev->index,
+                 replayer_end_reason_name(ev->end_reason), ev->status);
+        return;
+    }
+    char loc[512] = "", args[256];
+    if (sym)
+        pvrr_sym_format(sym, ev->rip, loc, sizeof loc);
+    describe_args(ev, args, sizeof args);
+    uint64_t out = 0;
+    for (uint32_t i = 0; i < ev->nwrites; i++)
+        out += ev->writes[i].len;
+    snprintf(buf, n,
+             "%8" PRIu64 "  %-13s rip=0x%-8" PRIx64 " %-40s %s  [%u writes, %" PRIu64 " bytes]",
+             ev->index, hc_name(ev->nr), ev->rip, loc, args, ev->nwrites, out);
+}
+
 static void usage_dump(void)
 {
     printf("Usage: pvrr dump [--json] FILE.pvlog\n"
@@ -129,7 +148,7 @@ int cmd_dump(int argc, char **argv)
         return PVRR_EXIT_USAGE;
     }
     struct pvlog_reader *rd;
-    int rc = open_log("dump", argv[optind], &rd);
+    int rc = cli_open_log("dump", argv[optind], &rd);
     if (rc)
         return rc;
     const struct pvlog_meta *meta = pvlog_reader_meta(rd);
@@ -143,44 +162,38 @@ int cmd_dump(int argc, char **argv)
     struct pvlog_error err;
     enum pvlog_status st;
     while ((st = pvlog_reader_next(rd, &ev, &err)) == PVLOG_OK) {
-        char loc[512] = "", args[256];
-        if (ev.kind == PVLOG_EV_END) {
-            if (json) {
-                jend = json_object_new_object();
-                json_object_object_add(jend, "index", json_object_new_uint64(ev.index));
-                json_object_object_add(
-                    jend, "reason",
-                    json_object_new_string(replayer_end_reason_name(ev.end_reason)));
-                json_object_object_add(jend, "status", json_object_new_int(ev.status));
-            } else {
-                printf("%8" PRIu64 "  END %s status=%d\n", ev.index,
-                       replayer_end_reason_name(ev.end_reason), ev.status);
-            }
+        if (!json) {
+            char line[1024];
+            dump_event_line(sym, &ev, line, sizeof line);
+            printf("%s\n", line);
             continue;
         }
+        if (ev.kind == PVLOG_EV_END) {
+            jend = json_object_new_object();
+            json_object_object_add(jend, "index", json_object_new_uint64(ev.index));
+            json_object_object_add(jend, "reason",
+                                   json_object_new_string(replayer_end_reason_name(ev.end_reason)));
+            json_object_object_add(jend, "status", json_object_new_int(ev.status));
+            continue;
+        }
+        char loc[512] = "", args[256];
         if (sym)
             pvrr_sym_format(sym, ev.rip, loc, sizeof loc);
         describe_args(&ev, args, sizeof args);
         uint64_t out = 0;
         for (uint32_t i = 0; i < ev.nwrites; i++)
             out += ev.writes[i].len;
-        if (json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "index", json_object_new_uint64(ev.index));
-            json_object_object_add(o, "hypercall", json_object_new_string(hc_name(ev.nr)));
-            json_object_object_add(o, "nr", json_object_new_int(ev.nr));
-            json_object_object_add(o, "rip", json_object_new_uint64(ev.rip));
-            json_object_object_add(o, "location", json_object_new_string(loc));
-            json_object_object_add(o, "arg_gpa", json_object_new_uint64(ev.arg_gpa));
-            json_object_object_add(o, "args", json_object_new_string(args));
-            json_object_object_add(o, "writes", json_object_new_int((int)ev.nwrites));
-            json_object_object_add(o, "result_bytes", json_object_new_uint64(out));
-            json_object_array_add(jevents, o);
-        } else {
-            printf("%8" PRIu64 "  %-13s rip=0x%-8" PRIx64 " %-40s %s  [%u writes, %" PRIu64
-                   " bytes]\n",
-                   ev.index, hc_name(ev.nr), ev.rip, loc, args, ev.nwrites, out);
-        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "index", json_object_new_uint64(ev.index));
+        json_object_object_add(o, "hypercall", json_object_new_string(hc_name(ev.nr)));
+        json_object_object_add(o, "nr", json_object_new_int(ev.nr));
+        json_object_object_add(o, "rip", json_object_new_uint64(ev.rip));
+        json_object_object_add(o, "location", json_object_new_string(loc));
+        json_object_object_add(o, "arg_gpa", json_object_new_uint64(ev.arg_gpa));
+        json_object_object_add(o, "args", json_object_new_string(args));
+        json_object_object_add(o, "writes", json_object_new_int((int)ev.nwrites));
+        json_object_object_add(o, "result_bytes", json_object_new_uint64(out));
+        json_object_array_add(jevents, o);
     }
     rc = 0;
     if (st != PVLOG_END) {
@@ -296,7 +309,7 @@ int cmd_info(int argc, char **argv)
         return PVRR_EXIT_USAGE;
     }
     struct pvlog_reader *rd;
-    int rc = open_log("info", argv[1], &rd);
+    int rc = cli_open_log("info", argv[1], &rd);
     if (rc)
         return rc;
     const struct pvlog_meta *meta = pvlog_reader_meta(rd);
@@ -331,6 +344,7 @@ int cmd_info(int argc, char **argv)
     printf("disk:          %" PRIu64 " sectors%s\n", meta->disk_sectors,
            meta->disk_sectors ? (meta->disk_writable ? " (read-write)" : " (read-only)") : "");
     printf("recorded by:   pvrr %s\n", meta->pvrr_version ? meta->pvrr_version : "?");
+    printf("recorded on:   %s\n", pvlog_engine_name(meta->engine));
     printf("hypercalls:    %" PRIu64 "\n", n);
     for (int i = 0; i < PVRR_HC_MAX; i++)
         if (counts[i])

@@ -5,11 +5,13 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config           # toolchain
   libelf-dev libdwarf-dev libzstd-dev         # ELF loading, DWARF symbols, compression
-  libxxhash-dev libjson-c-dev libcunit1-dev   # digests, `pvrr dump --json`, unit tests
+  libxxhash-dev libjson-c-dev libcunit1-dev   # digests, `pvrr dump --json` and `pvrr dap`, unit tests
+  libcapstone-dev                             # `pvrr dap`: the disassemble request
   python3 gdb lldb                            # integration tests drive real debuggers
   clang libclang-rt-14-dev clang-format       # sanitizer and fuzzing builds, formatting
   zstd
   busybox-static libsqlite3-dev               # real static programs for the Linux personality tests
+  chromium                                    # test_timeline opens pages in headless Chromium
 )
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -27,6 +27,8 @@ static void usage_main(void)
            "  replay   FILE.pvlog            re-execute a recording exactly\n"
            "  dump     FILE.pvlog            list the events of a recording\n"
            "  info     FILE.pvlog            summarize a recording\n"
+           "  timeline FILE.pvlog -o F.html  draw a recording as an HTML page\n"
+           "  dap      [--port N]            serve the Debug Adapter Protocol (editors)\n"
            "\n"
            "Run `pvrr COMMAND --help` for the options of a command.\n"
            "Exit status: the guest's own status (0-255) for run/record/replay; %d usage error;\n"
@@ -316,8 +318,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"run", cmd_run},   {"record", cmd_record}, {"replay", cmd_replay},
-        {"dump", cmd_dump}, {"info", cmd_info},
+        {"run", cmd_run},   {"record", cmd_record},     {"replay", cmd_replay}, {"dump", cmd_dump},
+        {"info", cmd_info}, {"timeline", cmd_timeline}, {"dap", cmd_dap},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)

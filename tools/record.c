@@ -85,6 +85,7 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
         .disk_writable = (uint32_t)m.disk_writable,
         .start_wall_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
         .pvrr_version = PVRR_VERSION_STRING,
+        .engine = PVLOG_ENGINE_KVM,
     };
     /* The writer's thread must not take the signals meant for the vCPU thread. */
     sigset_t block, old;

@@ -399,6 +399,7 @@ static void test_meta_roundtrip(void)
     m.disk_sectors = 123456789;
     m.disk_writable = 0;
     m.start_wall_ns = 0xfedcba9876543210ull;
+    m.engine = PVLOG_ENGINE_EMU;
     CU_ASSERT_EQUAL_FATAL(pvlog_writer_open(&w, path, &m, &err), PVLOG_OK);
     CU_ASSERT_EQUAL_FATAL(pvlog_writer_close(w, &err), PVLOG_OK);
     CU_ASSERT_EQUAL_FATAL(pvlog_reader_open(&r, path, &err), PVLOG_OK);
@@ -415,6 +416,10 @@ static void test_meta_roundtrip(void)
     CU_ASSERT_EQUAL(g->disk_writable, 0);
     CU_ASSERT_EQUAL(g->start_wall_ns, 0xfedcba9876543210ull);
     CU_ASSERT_STRING_EQUAL(g->pvrr_version, "0.1.0");
+    CU_ASSERT_EQUAL(g->engine, PVLOG_ENGINE_EMU);
+    CU_ASSERT_STRING_EQUAL(pvlog_engine_name(g->engine), "emu");
+    CU_ASSERT_STRING_EQUAL(pvlog_engine_name(PVLOG_ENGINE_KVM), "kvm");
+    CU_ASSERT_STRING_EQUAL(pvlog_engine_name(7), "?");
     pvlog_reader_close(r);
 
     /* NULL strings and tables read back as empty. */
@@ -429,7 +434,16 @@ static void test_meta_roundtrip(void)
     CU_ASSERT_STRING_EQUAL(g->pvrr_version, "");
     CU_ASSERT_EQUAL(g->elf_len, 0);
     CU_ASSERT_EQUAL(g->cpuid_len, 0);
+    CU_ASSERT_EQUAL(g->engine, PVLOG_ENGINE_KVM);
     pvlog_reader_close(r);
+
+    /* An engine this reader does not know is a corrupt log, named as such. */
+    m.engine = 9;
+    path = tpath("meta-engine");
+    CU_ASSERT_EQUAL_FATAL(pvlog_writer_open(&w, path, &m, &err), PVLOG_OK);
+    CU_ASSERT_EQUAL_FATAL(pvlog_writer_close(w, &err), PVLOG_OK);
+    CU_ASSERT_EQUAL(pvlog_reader_open(&r, path, &err), PVLOG_ECORRUPT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown execution engine 9"));
     free(elf);
 }
 
