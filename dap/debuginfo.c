@@ -643,9 +643,12 @@ static struct dap_type *type_by_die(const struct dap_di *di, uint64_t die)
 static void read_dwarf(struct dap_di *di)
 {
     Dwarf_Error e = NULL;
-    if (dwarf_elf_init_b(di->elf, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &di->dbg, &e) !=
-        DW_DLV_OK)
+    int r = dwarf_elf_init_b(di->elf, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &di->dbg, &e);
+    if (r != DW_DLV_OK) {
+        if (r == DW_DLV_ERROR && e)
+            dwarf_dealloc_error(NULL, e); /* allocated outside any Dwarf_Debug */
         return;
+    }
     di->have_dbg = 1;
     for (;;) {
         Dwarf_Unsigned hlen, next, typeoff;

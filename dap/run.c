@@ -409,10 +409,21 @@ static void report(struct dap_session *s, const struct outcome *o, const char *s
 
 void dap_move(struct dap_session *s, enum dap_motion m)
 {
+    static const char *const titles[] = {
+        [M_CONTINUE] = "continue", [M_REVERSE_CONTINUE] = "reverse continue",
+        [M_NEXT] = "step over",    [M_STEP_IN] = "step into",
+        [M_STEP_OUT] = "step out", [M_STEP_BACK] = "step back",
+        [M_INSTRUCTION] = "step",  [M_INSTRUCTION_BACK] = "step back",
+    };
     struct outcome o = {0};
     const char *reason = "step";
     int rc;
     s->pause_requested = 0;
+    s->motion = titles[m];
+    s->progress_id++;
+    s->progress_on = 0;
+    s->progress_last = 0;
+    clock_gettime(CLOCK_MONOTONIC, &s->motion_t0);
     switch (m) {
     case M_CONTINUE:
         rc = resume1(s, GDB_RESUME_CONT, 0, 0, &o);
@@ -442,6 +453,7 @@ void dap_move(struct dap_session *s, enum dap_motion m)
         o.failed = 1;
     if (s->hangup || s->io_error)
         return; /* nobody to tell */
+    dap_progress(s, 1);
     if (s->pause_requested && o.st.kind == GDB_STOP_STEP && !o.failed)
         o.st.kind = GDB_STOP_INTERRUPT;
     s->pause_requested = 0;

@@ -211,16 +211,22 @@ static void r_initialize(struct dap_session *s, json_object *req, json_object *a
     s->line_base =
         v && json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v) ? 0 : 1;
     json_object *b = json_object_new_object();
-    static const char *const caps[] = {
-        "supportsConfigurationDoneRequest", "supportsStepBack",
-        "supportsDataBreakpoints",          "supportsReadMemoryRequest",
-        "supportsDisassembleRequest",       "supportsSteppingGranularity",
-        "supportsFunctionBreakpoints",      "supportsEvaluateForHovers",
-        "supportsTerminateRequest",         "supportTerminateDebuggee"};
+    static const char *const caps[] = {"supportsConfigurationDoneRequest",
+                                       "supportsStepBack",
+                                       "supportsDataBreakpoints",
+                                       "supportsReadMemoryRequest",
+                                       "supportsDisassembleRequest",
+                                       "supportsSteppingGranularity",
+                                       "supportsFunctionBreakpoints",
+                                       "supportsEvaluateForHovers",
+                                       "supportsTerminateRequest",
+                                       "supportTerminateDebuggee",
+                                       "supportsCancelRequest"};
     for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
         json_object_object_add(b, caps[i], json_object_new_boolean(1));
     json_object_object_add(b, "exceptionBreakpointFilters", json_object_new_array());
     s->initialized = 1;
+    s->progress_ok = dap_arg_bool(args, "supportsProgressReporting");
     dap_ok(s, req, b);
 }
 
@@ -444,6 +450,13 @@ static void r_terminate(struct dap_session *s, json_object *req, json_object *ar
     dap_event(s, "terminated", NULL);
 }
 
+/* cancel (a request or a progress) when nothing runs: requests are answered in
+ * order, so there is nothing left to cancel. */
+static void r_cancel(struct dap_session *s, json_object *req, json_object *args)
+{
+    dap_ok(s, req, NULL);
+}
+
 static void r_attach(struct dap_session *s, json_object *req, json_object *args)
 {
     dap_fail(s, req, "attach is not supported: launch a .pvlog recording or a guest ELF");
@@ -452,7 +465,7 @@ static void r_attach(struct dap_session *s, json_object *req, json_object *args)
 /* Requests allowed before launch; the rest need a launched program. */
 static const struct dap_request lifecycle[] = {
     {"initialize", r_initialize}, {"launch", r_launch},       {"attach", r_attach},
-    {"disconnect", r_disconnect}, {"terminate", r_terminate},
+    {"disconnect", r_disconnect}, {"terminate", r_terminate}, {"cancel", r_cancel},
 };
 
 static const struct dap_request control[] = {
@@ -570,7 +583,7 @@ static void received(struct dap_session *s, const char *body, size_t len)
         return;
     }
     const char *cmd = dap_arg_str(m, "command");
-    if (strcmp(cmd, "pause") == 0) {
+    if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "cancel") == 0) {
         dap_ok(s, m, NULL);
         s->pause_requested = 1;
         json_object_put(m);
@@ -616,10 +629,48 @@ static int pump(struct dap_session *s, int block)
     return 0;
 }
 
+void dap_progress(struct dap_session *s, int end)
+{
+    char msg[64];
+    char id[32];
+    struct timespec now;
+    if (!s->progress_ok || !s->motion)
+        return;
+    snprintf(id, sizeof id, "pvrr-%d", s->progress_id);
+    if (end) {
+        if (s->progress_on) {
+            json_object *b = json_object_new_object();
+            json_object_object_add(b, "progressId", json_object_new_string(id));
+            dap_event(s, "progressEnd", b);
+        }
+        s->progress_on = 0;
+        s->motion = NULL;
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long secs = (long)(now.tv_sec - s->motion_t0.tv_sec);
+    if (secs < 1 || secs == s->progress_last)
+        return;
+    s->progress_last = secs;
+    snprintf(msg, sizeof msg, "%ld s", secs);
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "progressId", json_object_new_string(id));
+    json_object_object_add(b, "message", json_object_new_string(msg));
+    if (!s->progress_on) {
+        s->progress_on = 1;
+        json_object_object_add(b, "title", json_object_new_string(s->motion));
+        json_object_object_add(b, "cancellable", json_object_new_boolean(1));
+        dap_event(s, "progressStart", b);
+    } else {
+        dap_event(s, "progressUpdate", b);
+    }
+}
+
 int dap_poll(void *session)
 {
     struct dap_session *s = session;
     dap_drain_console(s);
+    dap_progress(s, 0);
     if (!s->pause_requested)
         pump(s, 0);
     return s->pause_requested || s->hangup || s->io_error;

@@ -9,6 +9,7 @@
 #include "dap/internal.h"
 
 #include <json-c/json.h>
+#include <time.h>
 
 #define MAX_FRAMES 64
 #define MAX_DATA_BPS 4
@@ -66,7 +67,13 @@ struct dap_session {
     struct dap_di *di;
     struct dap_machine mc;
     struct gdbstub *poller;
-    int pause_requested; /* pause, disconnect or terminate arrived while running */
+    int pause_requested; /* pause, cancel, disconnect or terminate arrived while running */
+    int progress_ok;     /* the client supports progress events */
+    int progress_on;     /* a progressStart was sent for the running motion */
+    int progress_id;
+    const char *motion;        /* what is running, for progress events */
+    struct timespec motion_t0; /* when it started */
+    long progress_last;        /* seconds reported last */
     int running;
     json_object **queue; /* requests that arrived while running */
     size_t nqueue, capqueue;
@@ -167,7 +174,12 @@ void dap_move(struct dap_session *s, enum dap_motion m);
 /* Report a stop that did not come from a resume (entry, pause, goto). */
 void dap_report_stop(struct dap_session *s, const char *reason, const char *description);
 
-/* The interrupt poll for ops->resume (see gdbstub_interrupt_source). */
+/* The interrupt poll for ops->resume (see gdbstub_interrupt_source): reads
+ * requests (pause and cancel stop the machine), forwards console output, and
+ * reports progress of a long motion. */
 int dap_poll(void *session);
+/* Send progressStart/progressUpdate for the running motion once it has run
+ * for a second, and progressEnd (end = 1) when it stops. */
+void dap_progress(struct dap_session *s, int end);
 
 #endif /* PVRR_DAP_SESSION_H */

@@ -262,14 +262,19 @@ bad:
 
 uint64_t dap_value_size(const struct dap_value *v)
 {
-    struct dap_type *t = dap_type_strip(v->type);
     if (!v->type)
         return 8;
-    if (!t)
-        return 0;
-    if (t->kind == DT_ARRAY && !t->size && t->target)
-        return t->count * dap_value_size(&(struct dap_value){.type = t->target});
-    return t->size;
+    /* an array without DW_AT_byte_size: count times the element's size; bounded,
+     * since hostile DWARF can make an array its own element */
+    uint64_t mult = 1;
+    struct dap_type *t = dap_type_strip(v->type);
+    for (int depth = 0; t && depth < 8; depth++) {
+        if (t->kind != DT_ARRAY || t->size || !t->target)
+            return mult * t->size;
+        mult *= t->count;
+        t = dap_type_strip(t->target);
+    }
+    return 0;
 }
 
 /* Read (n) bytes of (v) from its start plus (off). Returns 0 or -1. */

@@ -363,6 +363,19 @@ int pvrr_elf_classify(const void *buf, size_t len, char *err, size_t errlen)
     }
     if (!linux_like)
         return PVRR_ELF_GUEST;
+    for (size_t i = 0; i < phnum; i++) {
+        const unsigned char *ph = b + phoff + i * sizeof(Elf64_Phdr);
+        uint32_t pt;
+        memcpy(&pt, ph, sizeof pt);
+        uint64_t off = get_le64(ph + 8), filesz = get_le64(ph + 32);
+        if (pt == PT_LOAD && (off > len || filesz > len - off)) {
+            pvrr_formats_errf(err, errlen,
+                              "segment %zu file range [offset 0x%llx+0x%llx] lies outside the "
+                              "%zu-byte file (truncated?)",
+                              i, (unsigned long long)off, (unsigned long long)filesz, len);
+            return -1;
+        }
+    }
     if (machine != EM_X86_64) {
         const char *name = machine_name(machine);
         pvrr_formats_errf(err, errlen, "a program for machine %s (%u): pvrr runs x86-64 programs",

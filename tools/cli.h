@@ -61,6 +61,14 @@ int cli_read_elf(const char *path, void **buf, size_t *len);
  * a program pvrr cannot run (32-bit, dynamic, ...) or a bad option; else 0. */
 int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd);
 
+/* 1 if (cmdline), a recording's command line, is the Linux personality's. */
+int cli_linux_is_recording(const char *cmdline);
+
+/* Write the program of the Linux recording (log) (command line (cmdline)) to
+ * (out), as the recording read it (the kernel reads the whole file). Returns
+ * 0, or -1 with the error printed. */
+int cli_linux_extract_program(const char *log, const char *cmdline, const char *out);
+
 /* Free what cli_linux_prepare allocated. */
 void cli_linux_free(struct run_opts *o);
 

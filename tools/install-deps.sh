@@ -12,6 +12,7 @@ pkgs=(
   zstd
   busybox-static libsqlite3-dev               # real static programs for the Linux personality tests
   chromium                                    # test_timeline opens pages in headless Chromium
+  qemu-system-x86                             # tools/with-kvm (with busybox-static; it apt-get downloads the kernel)
 )
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -8,8 +8,10 @@
 
 #include "formats/elf.h"
 #include "formats/file.h"
+#include "pvlog/pvlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +147,7 @@ static int split_spec(struct run_opts *o, const char *spec, char **host, char **
     return *guest ? 0 : -1;
 }
 
-int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd)
+static int prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd)
 {
     char err[512];
     int kind = pvrr_elf_classify(*buf, *len, err, sizeof err);
@@ -249,4 +251,103 @@ int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *c
     }
     o->cfg.cmdline = o->cmdline;
     return 0;
+}
+
+int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd)
+{
+    int rc = prepare(o, buf, len, cmd);
+    if (rc != 0)
+        cli_linux_free(o);
+    return rc;
+}
+
+/* The program's guest path from a kernel command line ("exe=" word, decoded). */
+static int exe_of(const char *cmdline, char *out, size_t n)
+{
+    const char *p = strstr(cmdline, " exe=");
+    if (!p)
+        return -1;
+    p += 5;
+    size_t k = 0;
+    while (*p && *p != ' ' && k + 1 < n) {
+        if (p[0] == '%' && p[1] && p[2]) {
+            char hex[3] = {p[1], p[2], 0};
+            out[k++] = (char)strtol(hex, NULL, 16);
+            p += 3;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k] = '\0';
+    return 0;
+}
+
+int cli_linux_is_recording(const char *cmdline)
+{
+    return cmdline && strncmp(cmdline, "pvrr-linux ", 11) == 0;
+}
+
+int cli_linux_extract_program(const char *log, const char *cmdline, const char *out)
+{
+    char exe[PVRR_PATH_MAX];
+    if (!cli_linux_is_recording(cmdline) || exe_of(cmdline, exe, sizeof exe) < 0) {
+        fprintf(stderr, "pvrr replay: %s is not a recording of a Linux program\n", log);
+        return -1;
+    }
+    struct pvlog_reader *rd;
+    struct pvlog_error perr;
+    if (pvlog_reader_open(&rd, log, &perr) != PVLOG_OK) {
+        fprintf(stderr, "pvrr replay: %s: %s\n", log, perr.msg);
+        return -1;
+    }
+    /* never through a symbolic link: the name may be predictable (LOG.elf) */
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0755);
+    if (fd < 0) {
+        fprintf(stderr, "pvrr replay: cannot write %s: %s\n", out, strerror(errno));
+        pvlog_reader_close(rd);
+        return -1;
+    }
+    int handle = -1, rc = -1;
+    uint64_t bytes = 0;
+    struct pvlog_event ev;
+    while (pvlog_reader_next(rd, &ev, &perr) == PVLOG_OK) {
+        if (ev.kind != PVLOG_EV_HYPERCALL || ev.nwrites < 1 || ev.writes[0].gpa != ev.arg_gpa)
+            continue;
+        if (ev.nr == PVRR_HC_FS_OPEN && handle < 0 && ev.nwrites >= 2 &&
+            ev.writes[0].len == sizeof(struct pvrr_hc_fs_open)) {
+            struct pvrr_hc_fs_open a;
+            memcpy(&a, ev.writes[0].data, sizeof a);
+            if (a.ret == 0 && ev.writes[1].len == strlen(exe) &&
+                memcmp(ev.writes[1].data, exe, ev.writes[1].len) == 0)
+                handle = a.handle;
+        } else if (ev.nr == PVRR_HC_FS_READ && handle >= 0 && ev.nwrites >= 2 &&
+                   ev.writes[0].len == sizeof(struct pvrr_hc_fs_io)) {
+            struct pvrr_hc_fs_io a;
+            memcpy(&a, ev.writes[0].data, sizeof a);
+            if (a.handle != handle)
+                continue;
+            if (a.offset > (1ull << 32) || pwrite(fd, ev.writes[1].data, ev.writes[1].len,
+                                                  (off_t)a.offset) != (ssize_t)ev.writes[1].len) {
+                fprintf(stderr, "pvrr replay: cannot write %s: %s\n", out,
+                        a.offset > (1ull << 32) ? "offset out of range" : strerror(errno));
+                goto done;
+            }
+            bytes += ev.writes[1].len;
+        } else if (ev.nr == PVRR_HC_FS_CLOSE && handle >= 0 &&
+                   ev.writes[0].len == sizeof(struct pvrr_hc_fs_close)) {
+            struct pvrr_hc_fs_close a;
+            memcpy(&a, ev.writes[0].data, sizeof a);
+            if (a.handle == handle)
+                break;
+        }
+    }
+    if (bytes == 0) {
+        fprintf(stderr, "pvrr replay: %s holds no read of the program %s\n", log, exe);
+        goto done;
+    }
+    rc = 0;
+done:
+    close(fd);
+    pvlog_reader_close(rd);
+    return rc;
 }

@@ -140,6 +140,14 @@ static void replay_output(int fd)
     fflush(stdout);
 }
 
+/* Seconds since (t0) on the monotonic clock. */
+static double elapsed_s(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 int cmd_record(int argc, char **argv)
 {
     struct run_opts o;
@@ -177,6 +185,8 @@ int cmd_record(int argc, char **argv)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", o.output);
     int tty = isatty(STDERR_FILENO);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = 1;
     unsigned i;
     for (i = 1; i <= o.until_fail && !interrupted; i++) {
@@ -187,7 +197,8 @@ int cmd_record(int argc, char **argv)
             break;
         }
         if (tty)
-            fprintf(stderr, "\rpvrr record: run %u/%u ...", i, o.until_fail);
+            fprintf(stderr, "\rpvrr record: run %u/%u, %.1f s elapsed ...", i, o.until_fail,
+                    elapsed_s(&t0));
         int failed;
         int st = record_one(&o, elf, len, tmp, out, &failed);
         if (st == PVRR_EXIT_ERROR && !failed) {

@@ -496,7 +496,14 @@ static int probe_run(int kvm_fd, const uint8_t *code, size_t n, long hwbp, uint3
         if (kvm__ioctl(cpufd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
             goto out;
     }
-    if (kvm__ioctl(cpufd, KVM_RUN, 0) < 0 || kvm__ioctl(cpufd, KVM_GET_REGS, &r) < 0)
+    /* a timer signal (monitor_kick_every, armed in gdb sessions) may interrupt
+     * KVM_RUN before the probe's first exit: run again, or the probe would
+     * report "unknown" and every port-I/O rip of this process would stay
+     * uncanonical (the hardware-breakpoint probe runs lazily, mid-session) */
+    int rc;
+    while ((rc = kvm__ioctl(cpufd, KVM_RUN, 0)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0 || kvm__ioctl(cpufd, KVM_GET_REGS, &r) < 0)
         goto out;
     *reason = run->exit_reason;
     *rip = r.rip;

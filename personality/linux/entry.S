@@ -143,6 +143,35 @@ linux_ufault_\n:
     movq $SEL_KDATA, 32(%rsp)
     iretq
 2:  popq %rax
+    /* rdtsc/rdtscp in ring 3 (CR4.TSD): linux_user_gp emulates them with the
+     * clock hypercall, so the value is recorded input, not the host's TSC */
+    testb $3, 16(%rsp)
+    jz 4f
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    movq %rsp, %rdi             /* struct gp_frame (syscall.c) */
+    call linux_user_gp
+    testl %eax, %eax
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    jz 4f
+    addq $8, %rsp               /* the error code */
+    iretq
+4:
     .endif
     .if HAS_ERROR(\n)
     movq 8(%rsp), %rdx          /* error, rip, cs */

@@ -119,6 +119,8 @@ long sys_pathop(int op, int dirfd, uint64_t path, int dirfd2, uint64_t path2, in
 /* Read (len) bytes at (off) of open file (fd) into kernel or user memory
  * (for file mappings and the program loader). Returns bytes or -errno. */
 long file_pread_raw(int fd, void *buf, uint64_t len, uint64_t off);
+/* Size of the open file (fd) as of its opening, or -EBADF. */
+long file_size(int fd);
 /* Open (path) (absolute) read-only for the kernel; returns an fd or -errno. */
 long file_open_kernel(const char *path);
 

@@ -195,6 +195,11 @@ static void setup_cpu(void)
      * control until the next exit. A program that sets TF itself gets the
      * SDK's report of a debug exception in the kernel. */
     wrmsr(MSR_FMASK, 0x47600);
+    /* CR4.TSD: rdtsc/rdtscp in ring 3 fault, and the kernel emulates them
+     * from the clock hypercall (syscall.c: linux_user_gp) */
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 0x4) : "memory");
 }
 
 /* Set U=1 on the paging entries of the user window (the monitor's identity
@@ -272,14 +277,51 @@ struct loaded {
 
 static struct phdr phdrs[MAX_PHDRS];
 
+/* Read the parts of the file (fd, size) no PT_LOAD segment covers into a
+ * scratch page range at (scratch) and clear it again: the recording then holds
+ * every byte of the program once (symbols and debug information included),
+ * so `pvrr replay --gdb` can give gdb the program itself. Segments are read
+ * straight into place by hypercalls, never copied by the kernel: a debugger's
+ * breakpoint patch in a segment must only ever meet bytes written at a
+ * hypercall (it is lifted around hypercalls). */
+static void read_rest(int fd, uint64_t size, int phnum, uint8_t *scratch, uint64_t scratch_len)
+{
+    uint64_t at = 0;
+    while (at < size) {
+        uint64_t next = size; /* the end of the gap starting at (at) */
+        int covered = 0;
+        for (int i = 0; i < phnum; i++) {
+            const struct phdr *ph = &phdrs[i];
+            if (ph->type != PT_LOAD || ph->filesz == 0)
+                continue;
+            if (at >= ph->offset && at < ph->offset + ph->filesz) {
+                at = ph->offset + ph->filesz;
+                covered = 1;
+                break;
+            }
+            if (ph->offset > at && ph->offset < next)
+                next = ph->offset;
+        }
+        if (covered)
+            continue;
+        uint64_t n = next - at < scratch_len ? next - at : scratch_len;
+        if (file_pread_raw(fd, scratch, n, at) != (long)n)
+            pvrr_panicf("%s: cannot read bytes [0x%llx, +0x%llx)", exe_path, (unsigned long long)at,
+                        (unsigned long long)n);
+        memset(scratch, 0, n);
+        at += n;
+    }
+}
+
 /* Load the program at (path) into the user window. */
 static void load_program(const char *path, struct loaded *out)
 {
     long fd = file_open_kernel(path);
     if (fd < 0)
         pvrr_panicf("cannot open the program %s (errno %ld)", path, -fd);
+    long size = file_size((int)fd);
     struct ehdr eh;
-    if (file_pread_raw((int)fd, &eh, sizeof eh, 0) != (long)sizeof eh ||
+    if (size < (long)sizeof eh || file_pread_raw((int)fd, &eh, sizeof eh, 0) != (long)sizeof eh ||
         memcmp(eh.ident, "\177ELF\2\1", 6) != 0 || eh.machine != 62 ||
         (eh.type != ET_EXEC && eh.type != ET_DYN) || eh.phentsize != sizeof(struct phdr) ||
         eh.phnum == 0 || eh.phnum > MAX_PHDRS)
@@ -303,11 +345,12 @@ static void load_program(const char *path, struct loaded *out)
     uint64_t bias = eh.type == ET_DYN ? PIE_BASE - (lo & ~(PAGE - 1)) : 0;
     lo = (lo + bias) & ~(PAGE - 1);
     hi = (hi + bias + PAGE - 1) & ~(PAGE - 1);
-    if (!user_ok(lo, hi - lo) || hi > user_hi - USER_STACK_SIZE)
+    uint64_t scratch_hi = user_hi - USER_STACK_SIZE, scratch_len = 1ull << 20;
+    if (!user_ok(lo, hi - lo) || hi > scratch_hi - scratch_len)
         pvrr_panicf("%s: its image [0x%llx, 0x%llx) does not fit the user window [0x%llx, "
                     "0x%llx) of this guest's RAM (try a larger --mem)",
                     path, (unsigned long long)lo, (unsigned long long)hi,
-                    (unsigned long long)USER_LO, (unsigned long long)(user_hi - USER_STACK_SIZE));
+                    (unsigned long long)USER_LO, (unsigned long long)(scratch_hi - scratch_len));
     out->phdr = 0;
     for (int i = 0; i < eh.phnum; i++) {
         const struct phdr *ph = &phdrs[i];
@@ -320,11 +363,12 @@ static void load_program(const char *path, struct loaded *out)
         uint8_t *dst = (uint8_t *)(uintptr_t)(ph->vaddr + bias);
         if (ph->filesz && file_pread_raw((int)fd, dst, ph->filesz, ph->offset) != (long)ph->filesz)
             pvrr_panicf("%s: segment %d is cut short", path, i);
-        /* the file's pages past filesz are zero in a fresh guest; clear anyway */
         memset(dst + ph->filesz, 0, ph->memsz - ph->filesz);
         if (!out->phdr && eh.phoff >= ph->offset && eh.phoff - ph->offset < ph->filesz)
             out->phdr = ph->vaddr + bias + (eh.phoff - ph->offset);
     }
+    read_rest((int)fd, (uint64_t)size, eh.phnum, (uint8_t *)(uintptr_t)(scratch_hi - scratch_len),
+              scratch_len);
     sys_close((int)fd);
     out->entry = eh.entry + bias;
     out->phnum = eh.phnum;

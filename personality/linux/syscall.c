@@ -97,6 +97,39 @@ _Noreturn void linux_user_fault(uint64_t vector, uint64_t error, uint64_t rip)
     die_by_signal(sig, rip);
 }
 
+/* The registers entry.S saves at a #GP from ring 3, then the CPU's frame. */
+struct gp_frame {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
+    uint64_t error, rip, cs, rflags, rsp, ss;
+};
+
+/* A #GP in ring 3: emulate rdtsc (0f 31) and rdtscp (0f 01 f9), which CR4.TSD
+ * makes fault, as a 1 GHz counter from the monotonic clock hypercall (so a
+ * program reading the TSC is recorded and replays exactly). Returns 1 when
+ * emulated (the frame is updated), 0 to treat it as a fault. */
+int linux_user_gp(struct gp_frame *f);
+int linux_user_gp(struct gp_frame *f)
+{
+    if (!user_ok(f->rip, 3))
+        return 0;
+    const uint8_t *b = (const uint8_t *)(uintptr_t)f->rip;
+    unsigned len;
+    if (b[0] == 0x0f && b[1] == 0x31)
+        len = 2;
+    else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xf9)
+        len = 3;
+    else
+        return 0;
+    uint64_t mono;
+    pvrr_clock(&mono, NULL);
+    f->rax = (uint32_t)mono;
+    f->rdx = mono >> 32;
+    if (len == 3)
+        f->rcx = 0; /* IA32_TSC_AUX: cpu 0 */
+    f->rip += len;
+    return 1;
+}
+
 static long do_clock(int clk, uint64_t ts)
 {
     if (!user_ok(ts, 16))

@@ -198,6 +198,13 @@ EVENT_BODIES = {
                                                 ("variablesReference", INT), ("source", source),
                                                 ("line", INT), ("column", INT)])),
     "capabilities": (True, lambda b: fields("body", b, [("capabilities", capabilities)])),
+    "progressStart": (True, lambda b: fields("body", b, [("progressId", STR), ("title", STR)],
+                                             optional=[("requestId", INT), ("cancellable", BOOL),
+                                                       ("message", STR), ("percentage", INT)])),
+    "progressUpdate": (True, lambda b: fields("body", b, [("progressId", STR)],
+                                              optional=[("message", STR), ("percentage", INT)])),
+    "progressEnd": (True, lambda b: fields("body", b, [("progressId", STR)],
+                                           optional=[("message", STR)])),
     "breakpoint": (True, lambda b: fields("body", b, [("reason", STR),
                                                       ("breakpoint", breakpoint_)])),
 }

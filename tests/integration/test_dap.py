@@ -297,10 +297,18 @@ class Live(PvrrTestCase):
         c = DapClient(PVRR)
         self.addCleanup(c.close)
         start_session(c, guest("spin"), args=["iters=100000000000"], stopOnEntry=False)
-        time.sleep(1)
+        time.sleep(2)
         n = len(c.events)
         c.request("pause", {"threadId": 1})
         stopped(c, "pause", n)
+        # a motion running for more than a second reports progress (the client said
+        # supportsProgressReporting), ended when it stops
+        starts = [e for e in c.events if e["event"] == "progressStart"]
+        self.assertTrue(starts, [e["event"] for e in c.events])
+        self.assertEqual(starts[0]["body"]["title"], "continue")
+        pid = starts[0]["body"]["progressId"]
+        self.assertTrue([e for e in c.events if e["event"] == "progressEnd"
+                         and e["body"]["progressId"] == pid])
         self.assertEqual(top(c)[0]["name"], "main")
         n = len(c.events)
         c.request("continue", {"threadId": 1})
