@@ -77,6 +77,16 @@ enum pvrr_hc {
     PVRR_HC_POLL,          /* block until an event or a deadline */
     PVRR_HC_EXIT,          /* terminate with a status */
     PVRR_HC_PANIC,         /* terminate with a message */
+    /* Added for the Linux personality (docs/linux-personality.md); new
+     * numbers only ever go at the end, so older recordings still replay. */
+    PVRR_HC_STDERR_WRITE, /* write bytes to the error console (stderr) */
+    PVRR_HC_FS_OPEN,      /* open a host file by guest path */
+    PVRR_HC_FS_READ,      /* read from an open file at an offset */
+    PVRR_HC_FS_WRITE,     /* write to an open file at an offset */
+    PVRR_HC_FS_CLOSE,     /* close an open file */
+    PVRR_HC_FS_STAT,      /* status of an open file */
+    PVRR_HC_FS_READDIR,   /* directory entries of an open directory */
+    PVRR_HC_FS_PATHOP,    /* unlink, mkdir, rmdir, rename, readlink by path */
     PVRR_HC_MAX
 };
 
@@ -178,6 +188,119 @@ struct pvrr_hc_panic {
     uint64_t len;                     /* at most PVRR_PANIC_MAX */
 };
 #define PVRR_PANIC_MAX 4096u
+
+/*
+ * FILES (PVRR_HC_FS_*)
+ *   The monitor exposes a namespace of host files to the guest by absolute
+ *   guest path: an optional root directory (read-only), single files, and an
+ *   optional writable directory; what is exposed is the user's choice on pvrr's
+ *   command line. Paths are absolute, '/'-separated, without "." or ".."
+ *   components (the guest normalises them); the monitor never lets a path or a
+ *   symbolic link escape its directory. Every result (file contents included)
+ *   is recorded, so a replay needs no host file. `ret` fields hold 0 or a
+ *   negative Linux errno value (e.g. -2 for ENOENT).
+ */
+#define PVRR_PATH_MAX 4096u
+
+/* pvrr_hc_fs_open.flags */
+#define PVRR_FS_WRITE 0x1u     /* open for writing too */
+#define PVRR_FS_CREATE 0x2u    /* create if missing (writable area only) */
+#define PVRR_FS_TRUNC 0x4u     /* truncate to 0 bytes */
+#define PVRR_FS_EXCL 0x8u      /* with CREATE: fail if it exists */
+#define PVRR_FS_DIR 0x10u      /* must be a directory */
+#define PVRR_FS_NOFOLLOW 0x20u /* do not follow a final symbolic link (stat only) */
+#define PVRR_FS_PATH 0x40u     /* open only to stat it (any file type) */
+
+/* File status, as the guest's stat() needs it (the other fields of a Linux
+ * struct stat are derived by the guest). */
+struct pvrr_fs_statbuf {
+    uint64_t ino;
+    uint64_t size;
+    uint64_t mtime_ns; /* since the Unix epoch */
+    uint32_t mode;     /* Linux st_mode: type and permission bits */
+    uint32_t nlink;
+    uint32_t uid;
+    uint32_t gid;
+};
+
+struct pvrr_hc_fs_open {
+    /* IN */
+    PVRR_GUEST_PTR(const char *) path;
+    uint64_t path_len; /* bytes, no NUL, at most PVRR_PATH_MAX */
+    uint32_t flags;    /* PVRR_FS_* */
+    uint32_t mode;     /* permission bits for CREATE */
+    /* OUT */
+    int32_t handle; /* >= 0 */
+    int32_t ret;
+};
+
+struct pvrr_hc_fs_io { /* PVRR_HC_FS_READ and PVRR_HC_FS_WRITE */
+    /* IN */
+    int32_t handle;
+    uint32_t pad;
+    uint64_t offset;
+    PVRR_GUEST_PTR(void *) data;
+    uint64_t len; /* at most PVRR_IO_MAX */
+    /* OUT */
+    uint64_t done; /* bytes read (0 at end of file) or written */
+    int32_t ret;
+    uint32_t pad2;
+};
+
+struct pvrr_hc_fs_close {
+    /* IN */
+    int32_t handle;
+    /* OUT */
+    int32_t ret;
+};
+
+struct pvrr_hc_fs_stat {
+    /* IN */
+    int32_t handle;
+    /* OUT */
+    int32_t ret;
+    struct pvrr_fs_statbuf st;
+};
+
+/* Fills (data, len) with records laid out as Linux's struct linux_dirent64
+ * (u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, NUL-terminated d_name,
+ * padded to 8 bytes), starting at entry number (cookie); d_off of a record
+ * is the cookie of the entry after it. "." and ".." come first. */
+struct pvrr_hc_fs_readdir {
+    /* IN */
+    int32_t handle;
+    uint32_t pad;
+    uint64_t cookie;
+    PVRR_GUEST_PTR(void *) data;
+    uint64_t len; /* at most PVRR_IO_MAX */
+    /* OUT */
+    uint64_t done; /* bytes stored; 0 at the end of the directory */
+    uint64_t next; /* cookie to continue from */
+    int32_t ret;   /* -EINVAL if not even one record fits */
+    uint32_t pad2;
+};
+
+enum pvrr_fs_pathop {
+    PVRR_FS_UNLINK = 1, /* path */
+    PVRR_FS_MKDIR,      /* path, mode */
+    PVRR_FS_RMDIR,      /* path */
+    PVRR_FS_RENAME,     /* path -> path2 */
+    PVRR_FS_READLINK,   /* path; the link text goes to path2's buffer, done = its length */
+};
+
+struct pvrr_hc_fs_pathop {
+    /* IN */
+    uint32_t op; /* enum pvrr_fs_pathop */
+    uint32_t mode;
+    PVRR_GUEST_PTR(const char *) path;
+    uint64_t path_len;
+    PVRR_GUEST_PTR(char *) path2; /* second path (rename) or output buffer (readlink) */
+    uint64_t path2_len;
+    /* OUT */
+    uint64_t done;
+    int32_t ret;
+    uint32_t pad;
+};
 
 /* Exit status of pvrr when the guest panicked or faulted. */
 #define PVRR_STATUS_PANIC 255

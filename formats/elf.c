@@ -328,3 +328,71 @@ out:
         memset(img, 0, sizeof(*img));
     return ret;
 }
+
+int pvrr_elf_classify(const void *buf, size_t len, char *err, size_t errlen)
+{
+    const unsigned char *b = buf;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (buf == NULL || len < EI_NIDENT || memcmp(b, ELFMAG, SELFMAG) != 0)
+        return PVRR_ELF_GUEST;
+    if (b[EI_CLASS] == ELFCLASS32) {
+        unsigned machine = len >= 20 ? get_le16(b + EHDR_MACHINE) : 0;
+        pvrr_formats_errf(err, errlen,
+                          "a 32-bit ELF (ELFCLASS32%s): pvrr runs 64-bit x86-64 programs only",
+                          machine == EM_386 ? ", i386" : "");
+        return -1;
+    }
+    if (b[EI_CLASS] != ELFCLASS64 || b[EI_DATA] != ELFDATA2LSB || len < sizeof(Elf64_Ehdr))
+        return PVRR_ELF_GUEST;
+    unsigned type = get_le16(b + EHDR_TYPE);
+    unsigned machine = get_le16(b + EHDR_MACHINE);
+    uint64_t phoff = get_le64(b + EHDR_PHOFF);
+    size_t phnum = get_le16(b + EHDR_PHNUM);
+    if (get_le16(b + EHDR_PHENTSIZE) != sizeof(Elf64_Phdr) || phoff > len ||
+        phnum * sizeof(Elf64_Phdr) > len - phoff)
+        return PVRR_ELF_GUEST;
+    int linux_like = type == ET_DYN, interp = 0;
+    for (size_t i = 0; i < phnum; i++) {
+        uint32_t pt;
+        memcpy(&pt, b + phoff + i * sizeof(Elf64_Phdr), sizeof pt); /* p_type, little-endian */
+        if (pt != PT_LOAD)
+            linux_like = 1;
+        if (pt == PT_INTERP)
+            interp = 1;
+    }
+    if (!linux_like)
+        return PVRR_ELF_GUEST;
+    for (size_t i = 0; i < phnum; i++) {
+        const unsigned char *ph = b + phoff + i * sizeof(Elf64_Phdr);
+        uint32_t pt;
+        memcpy(&pt, ph, sizeof pt);
+        uint64_t off = get_le64(ph + 8), filesz = get_le64(ph + 32);
+        if (pt == PT_LOAD && (off > len || filesz > len - off)) {
+            pvrr_formats_errf(err, errlen,
+                              "segment %zu file range [offset 0x%llx+0x%llx] lies outside the "
+                              "%zu-byte file (truncated?)",
+                              i, (unsigned long long)off, (unsigned long long)filesz, len);
+            return -1;
+        }
+    }
+    if (machine != EM_X86_64) {
+        const char *name = machine_name(machine);
+        pvrr_formats_errf(err, errlen, "a program for machine %s (%u): pvrr runs x86-64 programs",
+                          name ? name : "unknown", machine);
+        return -1;
+    }
+    if (interp) {
+        pvrr_formats_errf(err, errlen,
+                          "a dynamically linked program (it has PT_INTERP): pvrr runs statically "
+                          "linked programs only (build it with -static)");
+        return -1;
+    }
+    if (type != ET_EXEC && type != ET_DYN) {
+        const char *name = type_name(type);
+        pvrr_formats_errf(err, errlen, "ELF type %s (%u) is not an executable program",
+                          name ? name : "unknown", type);
+        return -1;
+    }
+    return PVRR_ELF_LINUX;
+}

@@ -47,4 +47,21 @@ struct pvrr_elf_image {
 int pvrr_elf_parse(const void *buf, size_t len, uint64_t mem_size, struct pvrr_elf_image *img,
                    char *err, size_t errlen);
 
+/* What kind of program an ELF file is (pvrr_elf_classify). */
+enum pvrr_elf_kind {
+    PVRR_ELF_GUEST = 0, /* a pvrr guest built with the SDK (only PT_LOAD headers) */
+    PVRR_ELF_LINUX = 1, /* a static x86-64 Linux program (run by the Linux personality) */
+};
+
+/*
+ * Tell a pvrr SDK guest from a Linux program. The SDK's linker script emits
+ * PT_LOAD program headers only, in an ET_EXEC file; a Linux toolchain always
+ * adds others (PT_GNU_STACK, PT_NOTE, PT_TLS, PT_INTERP...) or builds ET_DYN.
+ * A file that is not a well-formed ELF64 is classified PVRR_ELF_GUEST so that
+ * pvrr_elf_parse describes its problem. Returns the kind, or -1 with a
+ * message in (err, errlen) for a Linux program pvrr cannot run: a 32-bit
+ * one, a dynamically linked one (PT_INTERP) or one for another machine.
+ */
+int pvrr_elf_classify(const void *buf, size_t len, char *err, size_t errlen);
+
 #endif /* PVRR_FORMATS_ELF_H */

@@ -73,6 +73,10 @@ struct gdbstub {
     char tdesc[8192]; /* target description XML */
     size_t tdesc_len;
     uint8_t scratch[RSP_PACKET_SIZE]; /* memory and register transfer buffer */
+
+    /* gdbstub_interrupt_source(): not a session, only an interrupt poller */
+    int (*ext_poll)(void *ctx);
+    void *ext_ctx;
 };
 
 /* ---- messages ---- */
@@ -472,6 +476,8 @@ static int resume_and_report(struct gdbstub *s, enum gdb_resume_kind how, uint64
 
 int gdbstub_poll_interrupt(struct gdbstub *s)
 {
+    if (s->ext_poll)
+        return s->ext_poll(s->ext_ctx);
     if (s->interrupted || s->hangup || s->io_error || s->packet_pending)
         return 1;
     for (;;) {
@@ -1232,6 +1238,22 @@ static void handle_event(struct gdbstub *s, enum rsp_event ev)
     case RSP_EV_NONE:
         break;
     }
+}
+
+struct gdbstub *gdbstub_interrupt_source(int (*poll)(void *ctx), void *ctx)
+{
+    struct gdbstub *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->fd = -1;
+    s->ext_poll = poll;
+    s->ext_ctx = ctx;
+    return s;
+}
+
+void gdbstub_interrupt_source_free(struct gdbstub *source)
+{
+    free(source);
 }
 
 int gdbstub_serve(int fd, const struct gdb_target_ops *ops, void *target)

@@ -169,6 +169,16 @@ int gdbstub_serve(int fd, const struct gdb_target_ops *ops, void *target);
 int gdbstub_poll_interrupt(struct gdbstub *stub);
 
 /*
+ * An interrupt source for ops->resume outside an RSP session (the DAP server,
+ * dap/dap.h, drives the same targets): a handle to put in struct
+ * gdb_resume.stub, for which gdbstub_poll_interrupt() returns poll(ctx)
+ * (nonzero: stop now). Returns NULL when out of memory. Free it with
+ * gdbstub_interrupt_source_free() once no resume uses it.
+ */
+struct gdbstub *gdbstub_interrupt_source(int (*poll)(void *ctx), void *ctx);
+void gdbstub_interrupt_source_free(struct gdbstub *source);
+
+/*
  * Listen on TCP. host_port is "PORT", ":PORT", "HOST:PORT" or "[V6ADDR]:PORT";
  * the default host is 127.0.0.1. A host that is not a loopback address is
  * refused unless allow_nonlocal (the stub can read and write the guest and

@@ -41,6 +41,14 @@ static enum hc_status hc_console_write(struct monitor *m, struct hc_call *c)
     return HC_CONTINUE;
 }
 
+static enum hc_status hc_stderr_write(struct monitor *m, struct hc_call *c)
+{
+    struct pvrr_hc_console_write *a = &c->a.console_write;
+    const void *p = vm_gpa(&m->vm, a->data, a->len);
+    a->ret = write_all(m->err_fd, p, a->len) == 0 ? PVRR_OK : PVRR_EIO;
+    return HC_CONTINUE;
+}
+
 /* 1 if console input is ready (data or end of file) within (timeout_ms). */
 static int input_ready(struct monitor *m, int timeout_ms)
 {
@@ -222,4 +230,12 @@ const hc_handler hc_live_handlers[PVRR_HC_MAX] = {
     [PVRR_HC_POLL] = hc_poll,
     [PVRR_HC_EXIT] = hc_exit,
     [PVRR_HC_PANIC] = hc_panic,
+    [PVRR_HC_STDERR_WRITE] = hc_stderr_write,
+    [PVRR_HC_FS_OPEN] = hc_fs_open,
+    [PVRR_HC_FS_READ] = hc_fs_read,
+    [PVRR_HC_FS_WRITE] = hc_fs_write,
+    [PVRR_HC_FS_CLOSE] = hc_fs_close,
+    [PVRR_HC_FS_STAT] = hc_fs_stat,
+    [PVRR_HC_FS_READDIR] = hc_fs_readdir,
+    [PVRR_HC_FS_PATHOP] = hc_fs_pathop,
 };

@@ -42,6 +42,12 @@ struct hc_call {
         struct pvrr_hc_poll poll;
         struct pvrr_hc_exit exit;
         struct pvrr_hc_panic panic;
+        struct pvrr_hc_fs_open fs_open;
+        struct pvrr_hc_fs_io fs_io;
+        struct pvrr_hc_fs_close fs_close;
+        struct pvrr_hc_fs_stat fs_stat;
+        struct pvrr_hc_fs_readdir fs_readdir;
+        struct pvrr_hc_fs_pathop fs_pathop;
         uint8_t bytes[64];
     } a;
     int nranges;
@@ -76,6 +82,15 @@ extern const struct hc_desc hc_table[PVRR_HC_MAX];
 
 /* The hypercall's name or "unknown". */
 const char *hc_name(unsigned nr);
+
+/* The live handlers of the file hypercalls (hc_fs.c), used by hc_live_handlers. */
+enum hc_status hc_fs_open(struct monitor *m, struct hc_call *c);
+enum hc_status hc_fs_read(struct monitor *m, struct hc_call *c);
+enum hc_status hc_fs_write(struct monitor *m, struct hc_call *c);
+enum hc_status hc_fs_close(struct monitor *m, struct hc_call *c);
+enum hc_status hc_fs_stat(struct monitor *m, struct hc_call *c);
+enum hc_status hc_fs_readdir(struct monitor *m, struct hc_call *c);
+enum hc_status hc_fs_pathop(struct monitor *m, struct hc_call *c);
 
 /* The live handlers that serve hypercalls from the outside world (hc_live.c). */
 extern const hc_handler hc_live_handlers[PVRR_HC_MAX];

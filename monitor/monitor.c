@@ -45,6 +45,7 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
     m->disk_fd = -1;
     m->in_fd = -1;
     m->out_fd = STDOUT_FILENO;
+    m->err_fd = STDERR_FILENO;
     if (m->cfg.mem_size == 0)
         m->cfg.mem_size = MONITOR_DEFAULT_MEM;
     if (m->cfg.mem_size % 4096 != 0 || m->cfg.mem_size < (2u << 20) ||
@@ -109,6 +110,8 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         struct stat st;
         m->in_fd = fstat(STDIN_FILENO, &st) == 0 ? STDIN_FILENO : -1;
     }
+    if (hc_fs_init(m, err, errlen) < 0)
+        goto fail;
     memcpy(m->handlers, hc_live_handlers, sizeof m->handlers);
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
     if (m->cfg.timeout_s > 0) {
@@ -135,6 +138,7 @@ void monitor_fini(struct monitor *m)
     if (m->in_fd > STDIN_FILENO)
         close(m->in_fd);
     m->disk_fd = m->in_fd = -1;
+    hc_fs_fini(m);
     vm_destroy(&m->vm);
 }
 

@@ -37,15 +37,33 @@ struct monitor_stop {
     char msg[1024];
 };
 
-struct monitor_config {
-    uint64_t mem_size;      /* bytes of guest RAM */
-    const char *disk_path;  /* NULL: no disk */
-    const char *stdin_path; /* NULL: pvrr's own stdin */
-    double timeout_s;       /* 0: none */
-    const char *cmdline;    /* guest command line (argv joined by spaces) */
-    const char *elf_name;   /* for messages */
-    const char *engine;     /* execution engine by name (engine_find); NULL: "kvm" */
+/* One host file exposed to the guest at a guest path (--file HOST[:GUEST]). */
+struct monitor_file {
+    const char *host;
+    const char *guest; /* absolute, normalised */
 };
+
+/* The host files a guest may open with the PVRR_HC_FS_* hypercalls. */
+struct monitor_fs_config {
+    const char *root;      /* host directory shown read-only as "/", or NULL */
+    const char *write_dir; /* host directory shown read-write at write_at, or NULL */
+    const char *write_at;  /* absolute normalised guest path of write_dir */
+    size_t nfiles;
+    const struct monitor_file *files; /* take precedence over root and write_dir */
+};
+
+struct monitor_config {
+    uint64_t mem_size;                  /* bytes of guest RAM */
+    const char *disk_path;              /* NULL: no disk */
+    const char *stdin_path;             /* NULL: pvrr's own stdin */
+    double timeout_s;                   /* 0: none */
+    const char *cmdline;                /* guest command line (argv joined by spaces) */
+    const char *elf_name;               /* for messages */
+    const struct monitor_fs_config *fs; /* NULL: no files (every fs_open fails) */
+    const char *engine;                 /* execution engine by name (engine_find); NULL: "kvm" */
+};
+
+struct hc_fs_state;
 
 struct monitor {
     struct vm vm;
@@ -61,7 +79,9 @@ struct monitor {
     int in_fd;
     int in_eof;
     int out_fd;
-    struct timespec t0; /* monotonic time at boot */
+    int err_fd;                   /* PVRR_HC_STDERR_WRITE */
+    struct hc_fs_state *fs_state; /* open host files (hc_fs.c); NULL until the first open */
+    struct timespec t0;           /* monotonic time at boot */
 
     uint64_t entry;
     uint64_t image_end;
@@ -81,6 +101,13 @@ struct monitor {
  * or stdin. */
 int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void *elf, size_t len,
                  char *err, size_t errlen);
+
+/* Open the directories of m->cfg.fs (hc_fs.c). Returns -1 with (err) when one
+ * cannot be opened. */
+int hc_fs_init(struct monitor *m, char *err, size_t errlen);
+
+/* Close every host file the guest opened. */
+void hc_fs_fini(struct monitor *m);
 
 /* Release the VM and open files. */
 void monitor_fini(struct monitor *m);

@@ -166,7 +166,8 @@ static enum hc_status rep_handler(struct monitor *m, struct hc_call *c)
     enum hc_status st = HC_CONTINUE;
     /* Console output is shown once: a debugger going back and forth
      * re-executes events whose output the user has already seen. */
-    int shown = c->nr == PVRR_HC_CONSOLE_WRITE && r->next_event < r->output_mark;
+    int shown = (c->nr == PVRR_HC_CONSOLE_WRITE || c->nr == PVRR_HC_STDERR_WRITE) &&
+                r->next_event < r->output_mark;
     if (d->replays_effect && !shown)
         st = hc_live_handlers[c->nr](m, c);
     if (r->next_event >= r->output_mark)

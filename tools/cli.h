@@ -13,6 +13,9 @@
 /* pvrr's version, shown by --version and stored in recordings. */
 #define PVRR_VERSION_STRING "0.1.0"
 
+#define CLI_MAX_FILES 64
+#define CLI_MAX_ENV 64
+
 /* Options shared by `run` and `record` (the guest and its world). */
 struct run_opts {
     struct monitor_config cfg;
@@ -22,6 +25,21 @@ struct run_opts {
     int gdb_nonlocal;     /* --gdb-allow-remote */
     const char *output;   /* record: -o FILE */
     unsigned until_fail;  /* record: --until-fail N (0: record once) */
+    int mem_given;        /* --mem was given */
+    /* A static Linux program (tools/linux.c) */
+    int is_linux; /* elf_path is a Linux program; the buffer is the kernel */
+    char **args;  /* the program's arguments after PROGRAM */
+    int nargs;
+    const char *root;                     /* --root DIR */
+    const char *write_spec;               /* --write-dir DIR[:GUEST] */
+    const char *file_spec[CLI_MAX_FILES]; /* --file HOST[:GUEST] */
+    int nfile_spec;
+    const char *env[CLI_MAX_ENV]; /* --env NAME=VALUE */
+    int nenv;
+    struct monitor_fs_config fs;
+    struct monitor_file files[CLI_MAX_FILES + 1];
+    char *owned[2 * CLI_MAX_FILES + 4]; /* strings to free in cli_linux_free */
+    int nowned;
 };
 
 /* Parse "64M", "1G", "4096K", "123" into bytes. Returns -1 on a bad size. */
@@ -36,16 +54,51 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
  * returns -1 on failure. */
 int cli_read_elf(const char *path, void **buf, size_t *len);
 
+/* If the ELF in (*buf, *len) read from o->elf_path is a static Linux
+ * program, replace it by the Linux personality's kernel and set up (o): the
+ * kernel command line, the exposed files, the default memory size. Does
+ * nothing for an SDK guest. Prints the error and returns PVRR_EXIT_ERROR for
+ * a program pvrr cannot run (32-bit, dynamic, ...) or a bad option; else 0. */
+int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *cmd);
+
+/* 1 if (cmdline), a recording's command line, is the Linux personality's. */
+int cli_linux_is_recording(const char *cmdline);
+
+/* Write the program of the Linux recording (log) (command line (cmdline)) to
+ * (out), as the recording read it (the kernel reads the whole file). Returns
+ * 0, or -1 with the error printed. */
+int cli_linux_extract_program(const char *log, const char *cmdline, const char *out);
+
+/* Free what cli_linux_prepare allocated. */
+void cli_linux_free(struct run_opts *o);
+
 /* Report how the guest stopped on stderr (nothing for a plain exit). */
 void cli_report_stop(const struct monitor *m);
 
 /* Install SIGINT/SIGTERM handlers that set *flag (no SA_RESTART). */
 void cli_catch_interrupts(volatile int *flag);
 
+struct pvlog_reader;
+struct pvlog_event;
+struct pvrr_sym;
+
+/* Open the recording (path) for subcommand (cmd). Returns 0 and sets *rd, or
+ * prints "pvrr CMD: PATH: what" and returns the exit status for the error
+ * (replayer_status_of_log_error: 81 corrupt, 82 truncated, 83 version, 125). */
+int cli_open_log(const char *cmd, const char *path, struct pvlog_reader **rd);
+
+/* Format event (ev) as the line `pvrr dump` prints for it, without the
+ * newline, into (buf, n): index, hypercall, rip, symbolized location through
+ * (sym) (NULL: none), the recorded arguments, write count and bytes; or
+ * "INDEX  END reason status=S" for the END event. */
+void dump_event_line(struct pvrr_sym *sym, const struct pvlog_event *ev, char *buf, size_t n);
+
 int cmd_run(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_timeline(int argc, char **argv);
+int cmd_dap(int argc, char **argv);
 
 #endif /* PVRR_CLI_H */

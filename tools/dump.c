@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int open_log(const char *cmd, const char *path, struct pvlog_reader **rd)
+int cli_open_log(const char *cmd, const char *path, struct pvlog_reader **rd)
 {
     struct pvlog_error err;
     enum pvlog_status st = pvlog_reader_open(rd, path, &err);
@@ -40,6 +40,10 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
         struct pvrr_hc_blk_info bi;
         struct pvrr_hc_blk_io bio;
         struct pvrr_hc_poll poll;
+        struct pvrr_hc_fs_open fo;
+        struct pvrr_hc_fs_io fio;
+        struct pvrr_hc_fs_readdir frd;
+        struct pvrr_hc_fs_pathop fpo;
         uint8_t bytes[64];
     } a;
     memcpy(a.bytes, ev->writes[0].data, ev->writes[0].len);
@@ -69,6 +73,24 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
         snprintf(buf, n, "sector=%" PRIu64 " data=0x%" PRIx64 " len=%" PRIu64 " ret=%d",
                  a.bio.sector, a.bio.data, a.bio.len, a.bio.ret);
         break;
+    case PVRR_HC_FS_OPEN:
+        if (ev->nwrites >= 2)
+            snprintf(buf, n, "path=%.*s flags=%#x handle=%d ret=%d",
+                     ev->writes[1].len > 200 ? 200 : (int)ev->writes[1].len,
+                     (const char *)ev->writes[1].data, a.fo.flags, a.fo.handle, a.fo.ret);
+        break;
+    case PVRR_HC_FS_READ:
+    case PVRR_HC_FS_WRITE:
+        snprintf(buf, n, "handle=%d offset=%" PRIu64 " len=%" PRIu64 " done=%" PRIu64 " ret=%d",
+                 a.fio.handle, a.fio.offset, a.fio.len, a.fio.done, a.fio.ret);
+        break;
+    case PVRR_HC_FS_READDIR:
+        snprintf(buf, n, "handle=%d cookie=%" PRIu64 " done=%" PRIu64 " ret=%d", a.frd.handle,
+                 a.frd.cookie, a.frd.done, a.frd.ret);
+        break;
+    case PVRR_HC_FS_PATHOP:
+        snprintf(buf, n, "op=%u ret=%d", a.fpo.op, a.fpo.ret);
+        break;
     case PVRR_HC_POLL:
         snprintf(buf, n, "deadline_ns=%" PRIu64 " events=%#x ready=%#x monotonic_ns=%" PRIu64,
                  a.poll.deadline_ns, a.poll.events, a.poll.ready, a.poll.monotonic_ns);
@@ -76,6 +98,25 @@ static void describe_args(const struct pvlog_event *ev, char *buf, size_t n)
     default:
         break;
     }
+}
+
+void dump_event_line(struct pvrr_sym *sym, const struct pvlog_event *ev, char *buf, size_t n)
+{
+    if (ev->kind == PVLOG_EV_END) {
+        snprintf(buf, n, "%8" PRIu64 "  END %s status=%d", ev->index,
+                 replayer_end_reason_name(ev->end_reason), ev->status);
+        return;
+    }
+    char loc[512] = "", args[256];
+    if (sym)
+        pvrr_sym_format(sym, ev->rip, loc, sizeof loc);
+    describe_args(ev, args, sizeof args);
+    uint64_t out = 0;
+    for (uint32_t i = 0; i < ev->nwrites; i++)
+        out += ev->writes[i].len;
+    snprintf(buf, n,
+             "%8" PRIu64 "  %-13s rip=0x%-8" PRIx64 " %-40s %s  [%u writes, %" PRIu64 " bytes]",
+             ev->index, hc_name(ev->nr), ev->rip, loc, args, ev->nwrites, out);
 }
 
 static void usage_dump(void)
@@ -107,7 +148,7 @@ int cmd_dump(int argc, char **argv)
         return PVRR_EXIT_USAGE;
     }
     struct pvlog_reader *rd;
-    int rc = open_log("dump", argv[optind], &rd);
+    int rc = cli_open_log("dump", argv[optind], &rd);
     if (rc)
         return rc;
     const struct pvlog_meta *meta = pvlog_reader_meta(rd);
@@ -121,44 +162,38 @@ int cmd_dump(int argc, char **argv)
     struct pvlog_error err;
     enum pvlog_status st;
     while ((st = pvlog_reader_next(rd, &ev, &err)) == PVLOG_OK) {
-        char loc[512] = "", args[256];
-        if (ev.kind == PVLOG_EV_END) {
-            if (json) {
-                jend = json_object_new_object();
-                json_object_object_add(jend, "index", json_object_new_uint64(ev.index));
-                json_object_object_add(
-                    jend, "reason",
-                    json_object_new_string(replayer_end_reason_name(ev.end_reason)));
-                json_object_object_add(jend, "status", json_object_new_int(ev.status));
-            } else {
-                printf("%8" PRIu64 "  END %s status=%d\n", ev.index,
-                       replayer_end_reason_name(ev.end_reason), ev.status);
-            }
+        if (!json) {
+            char line[1024];
+            dump_event_line(sym, &ev, line, sizeof line);
+            printf("%s\n", line);
             continue;
         }
+        if (ev.kind == PVLOG_EV_END) {
+            jend = json_object_new_object();
+            json_object_object_add(jend, "index", json_object_new_uint64(ev.index));
+            json_object_object_add(jend, "reason",
+                                   json_object_new_string(replayer_end_reason_name(ev.end_reason)));
+            json_object_object_add(jend, "status", json_object_new_int(ev.status));
+            continue;
+        }
+        char loc[512] = "", args[256];
         if (sym)
             pvrr_sym_format(sym, ev.rip, loc, sizeof loc);
         describe_args(&ev, args, sizeof args);
         uint64_t out = 0;
         for (uint32_t i = 0; i < ev.nwrites; i++)
             out += ev.writes[i].len;
-        if (json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "index", json_object_new_uint64(ev.index));
-            json_object_object_add(o, "hypercall", json_object_new_string(hc_name(ev.nr)));
-            json_object_object_add(o, "nr", json_object_new_int(ev.nr));
-            json_object_object_add(o, "rip", json_object_new_uint64(ev.rip));
-            json_object_object_add(o, "location", json_object_new_string(loc));
-            json_object_object_add(o, "arg_gpa", json_object_new_uint64(ev.arg_gpa));
-            json_object_object_add(o, "args", json_object_new_string(args));
-            json_object_object_add(o, "writes", json_object_new_int((int)ev.nwrites));
-            json_object_object_add(o, "result_bytes", json_object_new_uint64(out));
-            json_object_array_add(jevents, o);
-        } else {
-            printf("%8" PRIu64 "  %-13s rip=0x%-8" PRIx64 " %-40s %s  [%u writes, %" PRIu64
-                   " bytes]\n",
-                   ev.index, hc_name(ev.nr), ev.rip, loc, args, ev.nwrites, out);
-        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "index", json_object_new_uint64(ev.index));
+        json_object_object_add(o, "hypercall", json_object_new_string(hc_name(ev.nr)));
+        json_object_object_add(o, "nr", json_object_new_int(ev.nr));
+        json_object_object_add(o, "rip", json_object_new_uint64(ev.rip));
+        json_object_object_add(o, "location", json_object_new_string(loc));
+        json_object_object_add(o, "arg_gpa", json_object_new_uint64(ev.arg_gpa));
+        json_object_object_add(o, "args", json_object_new_string(args));
+        json_object_object_add(o, "writes", json_object_new_int((int)ev.nwrites));
+        json_object_object_add(o, "result_bytes", json_object_new_uint64(out));
+        json_object_array_add(jevents, o);
     }
     rc = 0;
     if (st != PVLOG_END) {
@@ -180,8 +215,90 @@ int cmd_dump(int argc, char **argv)
     return rc;
 }
 
+/* Files a recording opened (PVRR_HC_FS_OPEN events record their paths). */
+#define INFO_MAX_FILES 256
+struct info_file {
+    char path[256];
+    uint64_t opens, read, written;
+    int failed; /* the last open failed: ret */
+};
+
+struct info_files {
+    struct info_file f[INFO_MAX_FILES];
+    size_t n;
+    int handle_file[256]; /* monitor handle -> index in f, -1 */
+    uint64_t more;        /* files beyond INFO_MAX_FILES */
+};
+
+/* The recorded argument struct of (ev) into (out, size), or 0. */
+static int recorded_args(const struct pvlog_event *ev, void *out, size_t size)
+{
+    if (ev->nwrites == 0 || ev->writes[0].gpa != ev->arg_gpa || ev->writes[0].len != size)
+        return 0;
+    memcpy(out, ev->writes[0].data, size);
+    return 1;
+}
+
+static void info_file_event(struct info_files *fl, const struct pvlog_event *ev)
+{
+    if (ev->nr == PVRR_HC_FS_OPEN) {
+        struct pvrr_hc_fs_open a;
+        if (!recorded_args(ev, &a, sizeof a) || ev->nwrites < 2)
+            return;
+        char path[256];
+        snprintf(path, sizeof path, "%.*s",
+                 (int)(ev->writes[1].len < 255 ? ev->writes[1].len : 255),
+                 (const char *)ev->writes[1].data);
+        size_t i;
+        for (i = 0; i < fl->n && strcmp(fl->f[i].path, path) != 0; i++)
+            ;
+        if (i == fl->n) {
+            if (fl->n == INFO_MAX_FILES) {
+                fl->more++;
+                return;
+            }
+            memset(&fl->f[i], 0, sizeof fl->f[i]);
+            snprintf(fl->f[i].path, sizeof fl->f[i].path, "%s", path);
+            fl->n++;
+        }
+        fl->f[i].opens++;
+        fl->f[i].failed = a.ret;
+        if (a.ret == 0 && a.handle >= 0 && a.handle < 256)
+            fl->handle_file[a.handle] = (int)i;
+    } else if (ev->nr == PVRR_HC_FS_READ || ev->nr == PVRR_HC_FS_WRITE) {
+        struct pvrr_hc_fs_io a;
+        if (!recorded_args(ev, &a, sizeof a) || a.handle < 0 || a.handle >= 256 ||
+            fl->handle_file[a.handle] < 0)
+            return;
+        struct info_file *f = &fl->f[fl->handle_file[a.handle]];
+        if (ev->nr == PVRR_HC_FS_READ)
+            f->read += a.done;
+        else
+            f->written += a.done;
+    }
+}
+
+static void info_print_files(const struct info_files *fl)
+{
+    if (fl->n == 0)
+        return;
+    printf("files:         %zu (bytes read/written as recorded)\n", fl->n);
+    for (size_t i = 0; i < fl->n; i++) {
+        const struct info_file *f = &fl->f[i];
+        if (f->failed < 0 && f->read == 0 && f->written == 0)
+            printf("  %-40s not opened (errno %d)\n", f->path, -f->failed);
+        else
+            printf("  %-40s %" PRIu64 " read, %" PRIu64 " written\n", f->path, f->read, f->written);
+    }
+    if (fl->more)
+        printf("  ... and %" PRIu64 " more\n", fl->more);
+}
+
 int cmd_info(int argc, char **argv)
 {
+    static struct info_files files;
+    memset(&files, 0, sizeof files);
+    memset(files.handle_file, 0xff, sizeof files.handle_file);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("Usage: pvrr info FILE.pvlog\n\nSummarize a recording: header, guest, event "
                "count, recorded duration, sizes, compression ratio.\n");
@@ -192,7 +309,7 @@ int cmd_info(int argc, char **argv)
         return PVRR_EXIT_USAGE;
     }
     struct pvlog_reader *rd;
-    int rc = open_log("info", argv[1], &rd);
+    int rc = cli_open_log("info", argv[1], &rd);
     if (rc)
         return rc;
     const struct pvlog_meta *meta = pvlog_reader_meta(rd);
@@ -212,6 +329,7 @@ int cmd_info(int argc, char **argv)
             n++;
             if (ev.nr < PVRR_HC_MAX)
                 counts[ev.nr]++;
+            info_file_event(&files, &ev);
         }
     }
     struct pvlog_stats stats;
@@ -239,6 +357,7 @@ int cmd_info(int argc, char **argv)
         printf("ended by:      INCOMPLETE: %s\n", err.msg);
         rc = replayer_status_of_log_error(st);
     }
+    info_print_files(&files);
     printf("frames:        %" PRIu64 "\n", stats.frames);
     printf("file size:     %" PRIu64 " bytes\n", stats.file_bytes);
     printf("raw events:    %" PRIu64 " bytes\n", stats.raw_bytes);

@@ -27,6 +27,8 @@ static void usage_main(void)
            "  replay   FILE.pvlog            re-execute a recording exactly\n"
            "  dump     FILE.pvlog            list the events of a recording\n"
            "  info     FILE.pvlog            summarize a recording\n"
+           "  timeline FILE.pvlog -o F.html  draw a recording as an HTML page\n"
+           "  dap      [--port N]            serve the Debug Adapter Protocol (editors)\n"
            "\n"
            "Run `pvrr COMMAND --help` for the options of a command.\n"
            "Exit status: the guest's own status (0-255) for run/record/replay; %d usage error;\n"
@@ -47,6 +49,12 @@ static void usage_run(void)
            "  -d, --disk FILE       attach FILE as the block device (read-write if permitted)\n"
            "  -i, --stdin FILE      console input from FILE (default: pvrr's stdin)\n"
            "  -t, --timeout SECS    stop the guest after SECS seconds (exit status %d)\n"
+           "      --root DIR        a Linux program's / is DIR (read-only)\n"
+           "      --file HOST[:GUEST]  expose one host file to a Linux program (at GUEST,\n"
+           "                        default: HOST made absolute), read-only\n"
+           "      --write-dir DIR[:GUEST]  a writable directory for a Linux program (at GUEST,\n"
+           "                        default: DIR made absolute); changes stay on the host\n"
+           "      --env NAME=VALUE  an environment variable of a Linux program (repeatable)\n"
            "  -g, --gdb ADDR        wait for gdb at ADDR ([HOST:]PORT or unix:PATH) before\n"
            "                        starting; listens on 127.0.0.1 unless HOST is given\n"
            "      --gdb-allow-remote  permit a non-loopback HOST for --gdb (no authentication!)\n"
@@ -103,13 +111,37 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
         {"stdin", required_argument, NULL, 'i'},  {"timeout", required_argument, NULL, 't'},
         {"gdb", required_argument, NULL, 'g'},    {"gdb-allow-remote", no_argument, NULL, 'R'},
         {"output", required_argument, NULL, 'o'}, {"until-fail", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"root", required_argument, NULL, 1001},
+        {"file", required_argument, NULL, 1002},  {"write-dir", required_argument, NULL, 1003},
+        {"env", required_argument, NULL, 1004},   {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+m:d:i:t:g:o:u:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 1001:
+            o->root = optarg;
+            break;
+        case 1002:
+            if (o->nfile_spec == CLI_MAX_FILES) {
+                fprintf(stderr, "pvrr %s: more than %d --file options\n", cmd, CLI_MAX_FILES);
+                return PVRR_EXIT_USAGE;
+            }
+            o->file_spec[o->nfile_spec++] = optarg;
+            break;
+        case 1003:
+            o->write_spec = optarg;
+            break;
+        case 1004:
+            if (o->nenv == CLI_MAX_ENV || !strchr(optarg, '=')) {
+                fprintf(stderr, "pvrr %s: --env %s: need NAME=VALUE (at most %d)\n", cmd, optarg,
+                        CLI_MAX_ENV);
+                return PVRR_EXIT_USAGE;
+            }
+            o->env[o->nenv++] = optarg;
+            break;
         case 'm':
+            o->mem_given = 1;
             if (cli_parse_size(optarg, &o->cfg.mem_size) < 0) {
                 fprintf(stderr, "pvrr %s: --mem %s: not a size (e.g. 64M, 1G)\n", cmd, optarg);
                 return PVRR_EXIT_USAGE;
@@ -170,6 +202,8 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
     o->elf_path = argv[optind++];
     if (optind < argc && strcmp(argv[optind], "--") == 0)
         optind++;
+    o->args = argv + optind;
+    o->nargs = argc - optind;
     const char *base = strrchr(o->elf_path, '/');
     base = base ? base + 1 : o->elf_path;
     size_t n = 0;
@@ -238,11 +272,16 @@ int cmd_run(int argc, char **argv)
     size_t len;
     if (cli_read_elf(o.elf_path, &elf, &len) < 0)
         return PVRR_EXIT_ERROR;
+    if (cli_linux_prepare(&o, &elf, &len, "run") != 0) {
+        free(elf);
+        return PVRR_EXIT_ERROR;
+    }
     struct monitor m;
     char err[1024];
     if (monitor_init(&m, &o.cfg, elf, len, err, sizeof err) < 0) {
         fprintf(stderr, "pvrr run: %s\n", err);
         free(elf);
+        cli_linux_free(&o);
         return PVRR_EXIT_ERROR;
     }
     static volatile int interrupted;
@@ -260,6 +299,7 @@ int cmd_run(int argc, char **argv)
     cli_report_stop(&m);
     monitor_fini(&m);
     free(elf);
+    cli_linux_free(&o);
     return status;
 }
 
@@ -278,8 +318,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"run", cmd_run},   {"record", cmd_record}, {"replay", cmd_replay},
-        {"dump", cmd_dump}, {"info", cmd_info},
+        {"run", cmd_run},   {"record", cmd_record},     {"replay", cmd_replay}, {"dump", cmd_dump},
+        {"info", cmd_info}, {"timeline", cmd_timeline}, {"dap", cmd_dap},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)

@@ -33,6 +33,7 @@ static void usage_record(void)
         "  -m, --mem SIZE          guest RAM, e.g. 64M (default 64M)\n"
         "  -d, --disk FILE         block device image (written as in `pvrr run`)\n"
         "  -i, --stdin FILE        console input from FILE\n"
+        "      --root, --file, --write-dir, --env   for a Linux program, as in `pvrr run`\n"
         "  -t, --timeout SECS      stop the guest after SECS seconds\n"
         "  -h, --help              show this help\n"
         "\n"
@@ -139,6 +140,14 @@ static void replay_output(int fd)
     fflush(stdout);
 }
 
+/* Seconds since (t0) on the monotonic clock. */
+static double elapsed_s(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 int cmd_record(int argc, char **argv)
 {
     struct run_opts o;
@@ -160,17 +169,24 @@ int cmd_record(int argc, char **argv)
     size_t len;
     if (cli_read_elf(o.elf_path, &elf, &len) < 0)
         return PVRR_EXIT_ERROR;
+    if (cli_linux_prepare(&o, &elf, &len, "record") != 0) {
+        free(elf);
+        return PVRR_EXIT_ERROR;
+    }
     cli_catch_interrupts(&interrupted);
     if (o.until_fail == 0) {
         int failed;
         rc = record_one(&o, elf, len, o.output, STDOUT_FILENO, &failed);
         fprintf(stderr, "pvrr record: wrote %s\n", o.output);
         free(elf);
+        cli_linux_free(&o);
         return rc;
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", o.output);
     int tty = isatty(STDERR_FILENO);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = 1;
     unsigned i;
     for (i = 1; i <= o.until_fail && !interrupted; i++) {
@@ -181,7 +197,8 @@ int cmd_record(int argc, char **argv)
             break;
         }
         if (tty)
-            fprintf(stderr, "\rpvrr record: run %u/%u ...", i, o.until_fail);
+            fprintf(stderr, "\rpvrr record: run %u/%u, %.1f s elapsed ...", i, o.until_fail,
+                    elapsed_s(&t0));
         int failed;
         int st = record_one(&o, elf, len, tmp, out, &failed);
         if (st == PVRR_EXIT_ERROR && !failed) {
@@ -214,5 +231,6 @@ int cmd_record(int argc, char **argv)
         fprintf(stderr, "pvrr record: no failing run in %u runs; nothing kept\n", i - 1);
     }
     free(elf);
+    cli_linux_free(&o);
     return rc;
 }

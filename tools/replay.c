@@ -28,7 +28,8 @@ static void usage_replay(void)
            "  -g, --gdb ADDR       wait for gdb at ADDR ([HOST:]PORT or unix:PATH), guest\n"
            "                       stopped at its entry point; reverse execution is available\n"
            "      --gdb-allow-remote  permit a non-loopback HOST for --gdb (no authentication!)\n"
-           "  -e, --extract-elf F  write the embedded guest ELF to F (for gdb's symbols)\n"
+           "  -e, --extract-elf F  write the embedded guest ELF to F (for gdb's symbols); for a\n"
+           "                       Linux program: the program to F, pvrr's kernel to F.kernel\n"
            "  -h, --help           show this help\n"
            "\n"
            "Exit status:\n"
@@ -115,6 +116,7 @@ int cmd_replay(int argc, char **argv)
     if (check) {
         /* output is compared through the input digests, not shown */
         r.m.out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        r.m.err_fd = r.m.out_fd;
     }
     char auto_elf[4200];
     if (gdb && !elf_out) {
@@ -122,7 +124,17 @@ int cmd_replay(int argc, char **argv)
         snprintf(auto_elf, sizeof auto_elf, "%s.elf", path);
         elf_out = auto_elf;
     }
-    if (elf_out && extract_elf(&r, elf_out) < 0) {
+    if (elf_out && cli_linux_is_recording(r.meta->cmdline)) {
+        /* a Linux program: gdb wants the program's symbols (at elf_out); the
+         * personality's kernel goes beside it */
+        char kernel_out[4300];
+        snprintf(kernel_out, sizeof kernel_out, "%s.kernel", elf_out);
+        if (extract_elf(&r, kernel_out) < 0 ||
+            cli_linux_extract_program(path, r.meta->cmdline, elf_out) < 0) {
+            replayer_close(&r);
+            return PVRR_EXIT_ERROR;
+        }
+    } else if (elf_out && extract_elf(&r, elf_out) < 0) {
         replayer_close(&r);
         return PVRR_EXIT_ERROR;
     }
@@ -144,6 +156,7 @@ int cmd_replay(int argc, char **argv)
         if (r.m.out_fd >= 0)
             close(r.m.out_fd);
         r.m.out_fd = -1;
+        r.m.err_fd = STDERR_FILENO;
         if (identical)
             rc = 0;
     }

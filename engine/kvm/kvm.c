@@ -269,12 +269,16 @@ static void kvm_get_sregs(struct vm *vm, struct engine_sregs *e)
     e->cr0 = s.cr0, e->cr2 = s.cr2, e->cr3 = s.cr3, e->cr4 = s.cr4, e->cr8 = s.cr8;
     e->efer = s.efer;
     e->fs_base = s.fs.base, e->gs_base = s.gs.base;
-    struct {
+    /* struct kvm_msrs ends with a flexible array: one entry in a byte buffer */
+    union {
         struct kvm_msrs h;
-        struct kvm_msr_entry e;
-    } msrs = {.h = {.nmsrs = 1}, .e = {.index = 0xc0000102}};
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } msrs;
+    memset(&msrs, 0, sizeof msrs);
+    msrs.h.nmsrs = 1;
+    msrs.h.entries[0].index = 0xc0000102; /* MSR_KERNEL_GS_BASE */
     if (kvm__ioctl(k->vcpu_fd, KVM_GET_MSRS, &msrs) == 1)
-        e->kernel_gs_base = msrs.e.data;
+        e->kernel_gs_base = msrs.h.entries[0].data;
 }
 
 /* Write (e) into (s): everything but the interrupt state KVM keeps there. */
@@ -492,7 +496,14 @@ static int probe_run(int kvm_fd, const uint8_t *code, size_t n, long hwbp, uint3
         if (kvm__ioctl(cpufd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
             goto out;
     }
-    if (kvm__ioctl(cpufd, KVM_RUN, 0) < 0 || kvm__ioctl(cpufd, KVM_GET_REGS, &r) < 0)
+    /* a timer signal (monitor_kick_every, armed in gdb sessions) may interrupt
+     * KVM_RUN before the probe's first exit: run again, or the probe would
+     * report "unknown" and every port-I/O rip of this process would stay
+     * uncanonical (the hardware-breakpoint probe runs lazily, mid-session) */
+    int rc;
+    while ((rc = kvm__ioctl(cpufd, KVM_RUN, 0)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0 || kvm__ioctl(cpufd, KVM_GET_REGS, &r) < 0)
         goto out;
     *reason = run->exit_reason;
     *rip = r.rip;

@@ -334,6 +334,25 @@ static unsigned out_insn_len(const struct vm *vm, uint64_t rip)
     return 0;
 }
 
+/* 1 if the instruction at (rip) is an SSE/SSE2 one (optional 66/f2/f3 and
+ * REX prefixes, then 0f and an opcode of the SSE ranges). */
+static int is_sse_insn(const struct vm *vm, uint64_t rip)
+{
+    for (unsigned n = 0; n < 6; n++) {
+        const uint8_t *b = vm_gpa(vm, rip + n, 2);
+        if (!b)
+            return 0;
+        if (b[0] == 0x66 || b[0] == 0xf2 || b[0] == 0xf3 || (b[0] & 0xf0) == 0x40)
+            continue;
+        if (b[0] != 0x0f)
+            return 0;
+        uint8_t op = b[1];
+        return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+               (op >= 0x50 && op <= 0x7f) || (op >= 0xc2 && op <= 0xc6) || op >= 0xd0;
+    }
+    return 0;
+}
+
 static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
@@ -493,6 +512,10 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
                   insn && *insn == 0xcc
                       ? " (the guest executed int3, which this host's KVM cannot deliver: use a "
                         "debugger's breakpoints instead)"
+                  : is_sse_insn(vm, r->rip)
+                      ? " (at an SSE instruction: this host's KVM cannot execute SSE, as the "
+                        "nested PVM KVM cannot; Linux programs and SSE guests need "
+                        "kvm-amd/kvm-intel (tools/with-kvm) or the emulator)"
                   : run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
                       ? " (instruction emulation failed)"
                       : "");

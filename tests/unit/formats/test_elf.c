@@ -522,6 +522,52 @@ static void test_mutations(void)
     }
 }
 
+/* pvrr_elf_classify: SDK guests (PT_LOAD only, ET_EXEC) versus Linux programs. */
+static void test_classify(void)
+{
+    struct fixture f = base();
+    size_t len = build(&f);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), PVRR_ELF_GUEST);
+
+    f.phnum = 2; /* a Linux toolchain adds PT_GNU_STACK (0x6474e551) */
+    f.ph[1] = (struct phdr){0x6474e551u, F_R | F_W, 0, 0, 0, 0, 0, 16};
+    len = build(&f);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), PVRR_ELF_LINUX);
+
+    f = base(); /* static-pie: ET_DYN without PT_INTERP */
+    f.type = 3;
+    len = build(&f);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), PVRR_ELF_LINUX);
+
+    f.phnum = 2; /* dynamic: PT_INTERP */
+    f.ph[1] = (struct phdr){3, F_R, 0, 0, 0, 28, 28, 1};
+    len = build(&f);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "dynamically linked"));
+
+    f = base(); /* a Linux program for another machine */
+    f.machine = 183;
+    f.phnum = 2;
+    f.ph[1] = (struct phdr){0x6474e551u, F_R | F_W, 0, 0, 0, 0, 0, 16};
+    len = build(&f);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "EM_AARCH64"));
+
+    f = base(); /* 32-bit */
+    f.ident_class = 1;
+    len = build(&f);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "32-bit"));
+
+    /* malformed files are left to pvrr_elf_parse: classified as guests */
+    CU_ASSERT_EQUAL(pvrr_elf_classify("not an elf", 10, err, sizeof err), PVRR_ELF_GUEST);
+    f = base();
+    len = build(&f);
+    put(img + 56, 2000, 2); /* e_phnum: the table runs past the file */
+    CU_ASSERT_EQUAL(pvrr_elf_classify(img, len, err, sizeof err), PVRR_ELF_GUEST);
+    CU_ASSERT_EQUAL(pvrr_elf_classify(NULL, 0, err, sizeof err), PVRR_ELF_GUEST);
+}
+
 int main(void)
 {
     static const struct {
@@ -555,6 +601,7 @@ int main(void)
         {"error buffer NULL or small", test_error_buffer},
         {"unaligned buffer", test_unaligned_buffer},
         {"random mutations", test_mutations},
+        {"classify SDK guest versus Linux program", test_classify},
     };
     CU_pSuite suite;
     unsigned failed;

@@ -1,7 +1,8 @@
 /*
  * test_guestmem.c - the checked guest-memory accessor vm_gpa() at its edges,
- * the hypercall table's buffer descriptions, and the page-protection
- * bookkeeping, without KVM (a struct vm with only memory).
+ * the written-pages bookkeeping of host writes (vm_dirty_mark/clear), and the
+ * hypercall table's buffer descriptions, without an engine (a struct vm with
+ * only memory and bitmaps: engine/engine.h keeps them engine-neutral).
  */
 #include "monitor/hypercall.h"
 #include "engine/engine.h"
@@ -37,6 +38,26 @@ static void test_accessor_edges(void)
     CU_ASSERT_PTR_NULL(vm_gpa(&vm, UINT64_MAX, 2));
     CU_ASSERT_PTR_NULL(vm_gpa(&vm, UINT64_MAX - 4095, 4096));
     CU_ASSERT_PTR_NULL(vm_gpa(&vm, 4096, UINT64_MAX));
+}
+
+static void test_dirty_marks(void)
+{
+    static uint8_t mem[64 * 4096];
+    uint64_t dirty[1] = {0}, ever[1] = {0};
+    struct vm vm = fake(mem, sizeof mem);
+    vm.dirty = dirty;
+    vm.ever = ever;
+    vm_dirty_mark(&vm, 4095, 2); /* straddles pages 0 and 1 */
+    CU_ASSERT_EQUAL(dirty[0], 0x3);
+    vm_dirty_mark(&vm, 63 * 4096, 4096); /* the last page */
+    CU_ASSERT_EQUAL(dirty[0], 0x3 | (1ull << 63));
+    vm_dirty_mark(&vm, 10 * 4096, 0);        /* empty: nothing */
+    vm_dirty_mark(&vm, 63 * 4096 + 1, 4096); /* past the end: refused, nothing */
+    vm_dirty_mark(&vm, UINT64_MAX - 10, 20); /* wraps: refused */
+    CU_ASSERT_EQUAL(dirty[0], 0x3 | (1ull << 63));
+    vm_dirty_clear(&vm);
+    CU_ASSERT_EQUAL(dirty[0], 0);
+    CU_ASSERT_EQUAL(ever[0], 0x3 | (1ull << 63)); /* ever is never cleared */
 }
 
 static void test_hypercall_table(void)
@@ -90,6 +111,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("monitor", NULL, NULL);
     CU_add_test(s, "vm_gpa edges and overflow", test_accessor_edges);
+    CU_add_test(s, "written-pages marks", test_dirty_marks);
     CU_add_test(s, "hypercall table", test_hypercall_table);
     CU_add_test(s, "buffer ranges reject bad lengths", test_ranges_reject_huge_lengths);
     CU_basic_set_mode(CU_BRM_VERBOSE);
