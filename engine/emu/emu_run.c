@@ -138,7 +138,16 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
         s->flags |= flags;
         if (what)
             s->what = what;
-        return 0;
+        if (s->live)
+            return 0;
+        if (uc_hook_add(e->uc, &s->hook, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) !=
+            UC_ERR_OK) {
+            s->flags &= ~flags;
+            return -1;
+        }
+        s->live = 1;
+        uc_ctl_remove_cache(e->uc, addr, addr + 1);
+        return 1;
     }
     if ((e->nspots + 1) * 2 > e->capspots) {
         size_t cap = e->capspots ? e->capspots * 2 : 256;
@@ -164,7 +173,8 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
     uc_hook h;
     if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) != UC_ERR_OK)
         return -1;
-    e->spots[i] = (struct emu_spot){.addr = addr, .flags = flags, .what = what, .hooked = 1};
+    e->spots[i] = (struct emu_spot){
+        .addr = addr, .flags = flags, .what = what, .hooked = 1, .live = 1, .hook = h};
     e->nspots++;
     /* code translated before the hook existed does not call it */
     uc_ctl_remove_cache(e->uc, addr, addr + 1);
@@ -176,6 +186,20 @@ void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags)
     struct emu_spot *s = spot_find(emu_of(vm), addr);
     if (s)
         s->flags &= ~flags;
+}
+
+void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags)
+{
+    struct emu_engine *e = emu_of(vm);
+    struct emu_spot *s = spot_find(e, addr);
+    if (!s)
+        return;
+    s->flags &= ~flags;
+    if (s->flags || !s->live)
+        return;
+    uc_hook_del(e->uc, s->hook);
+    s->live = 0;
+    uc_ctl_remove_cache(e->uc, addr, addr + 1);
 }
 
 /* ---- the code scan ---- */
@@ -679,7 +703,7 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
     e->stepping = step;
     e->limit = step ? e->count + 1 : max ? e->count + max : UINT64_MAX;
     if (e->armed) {
-        emu_spot_clear(vm, e->armed, EMU_AT_STOP);
+        emu_spot_release(vm, e->armed, EMU_AT_STOP);
         e->armed = 0;
     }
     uint64_t rip = reg(uc, UC_X86_REG_RIP);
