@@ -189,8 +189,8 @@ static enum monitor_event exec(struct debugger *d, int step, int counting, uint6
                 tt_after_hc(d->tt);
             return ev;
         case MON_EV_STOPPED:
-            if (d->tt)
-                tt_after_hc(d->tt); /* the end: no checkpoint, the interval's base */
+            if (d->tt && (d->m->stop.reason == MON_EXIT || d->m->stop.reason == MON_PANIC))
+                tt_after_hc(d->tt); /* ended by a hypercall: its base (no checkpoint) */
             return ev;
         case MON_EV_STEP:
         case MON_EV_BREAKPOINT:

@@ -508,7 +508,7 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
     if (tt->at_fault && !tt->cur_valid) {
         /* a faulted guest: go back from the last hypercall boundary */
         tt->at_fault = 0;
-        tt->cur = (struct pos){cur_event(tt), 0, 0, 0, 0};
+        tt->cur = (struct pos){cur_event(tt), 0, 0, 0, tt->base_n};
         tt->cur_valid = 1;
     }
     /* keep the way back: a failed reverse operation leaves the machine where it was */

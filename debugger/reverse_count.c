@@ -154,7 +154,9 @@ int tc_resolve(struct timetravel *tt)
 int tc_reverse_step(struct timetravel *tt, struct gdb_stop *stop)
 {
     stop->kind = GDB_STOP_STEP;
-    uint64_t n = tt_count(tt);
+    /* the position, not the machine: after a fault the position is the last
+     * hypercall boundary, where the machine is not */
+    uint64_t n = tt->cur_valid ? tt->cur.n : tt_count(tt);
     if (tt->cur_valid && tt->cur.s > 0)
         return tc_goto(tt, n, tt->cur.s - 1);
     if (n <= tt->ck.ck[0]->icount) {
@@ -169,7 +171,7 @@ int tc_reverse_step(struct timetravel *tt, struct gdb_stop *stop)
      * was delivered), then m more steps at n when the current position is
      * not resolved (compared by registers). The position before it is the
      * one step before. */
-    int known = tt->cur_valid && tt->cur.n == n; /* then s == 0 */
+    int known = tt->cur_valid; /* then s == 0 */
     struct engine_regs want;
     vm_get_regs(&tt->m->vm, &want);
     if (tc_goto(tt, n - 1, 0) < 0)
