@@ -113,6 +113,9 @@ struct emu_engine {
     struct emu_watch *w;
     size_t nw, capw;
 
+    /* the block block_decode is decoding (translated, not in the table yet) */
+    uint64_t decoding, decoding_size;
+
     /* instruction counting */
     uint64_t count;     /* instructions retired since boot (at block starts: incl. this block) */
     uint64_t cur_start; /* count at the start of the current block */

@@ -128,6 +128,27 @@ static void stop_before_block(struct emu_engine *e, enum emu_stop why, uint64_t 
 
 /* ---- special addresses ---- */
 
+/* Drop translated code holding (addr) so that a hook added or deleted there
+ * takes effect. Only code the guest ran can be translated, and invalidating
+ * an address translates it (a page walk that sets accessed bits in the
+ * guest's page tables: a breakpoint on code never run, or on data, would
+ * change what the guest computes), so only addresses inside a decoded block
+ * are invalidated. */
+static void invalidate(struct emu_engine *e, uint64_t addr)
+{
+    if (addr >= e->decoding && addr - e->decoding < e->decoding_size) {
+        uc_ctl_remove_cache(e->uc, addr, addr + 1);
+        return;
+    }
+    for (size_t i = 0; i < e->capblocks; i++) {
+        const struct emu_block *b = &e->blocks[i];
+        if (b->off && addr >= b->addr && addr - b->addr < (b->size ? b->size : 1)) {
+            uc_ctl_remove_cache(e->uc, addr, addr + 1);
+            return;
+        }
+    }
+}
+
 static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
 
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
@@ -146,7 +167,7 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
             return -1;
         }
         s->live = 1;
-        uc_ctl_remove_cache(e->uc, addr, addr + 1);
+        invalidate(e, addr);
         return 1;
     }
     if ((e->nspots + 1) * 2 > e->capspots) {
@@ -177,7 +198,7 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
         .addr = addr, .flags = flags, .what = what, .hooked = 1, .live = 1, .hook = h};
     e->nspots++;
     /* code translated before the hook existed does not call it */
-    uc_ctl_remove_cache(e->uc, addr, addr + 1);
+    invalidate(e, addr);
     return 1;
 }
 
@@ -199,7 +220,7 @@ void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags)
         return;
     uc_hook_del(e->uc, s->hook);
     s->live = 0;
-    uc_ctl_remove_cache(e->uc, addr, addr + 1);
+    invalidate(e, addr);
 }
 
 /* ---- the code scan ---- */
@@ -217,6 +238,8 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
         return NULL;
     uint32_t n = 0;
     if (code) {
+        e->decoding = addr;
+        e->decoding_size = size ? size : 1;
         cs_insn *insn = cs_malloc(e->cs);
         size_t left = size;
         uint64_t a = addr;
@@ -270,6 +293,7 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
         }
         if (insn)
             cs_free(insn, 1);
+        e->decoding = e->decoding_size = 0;
         if (left && n < size)
             off[n++] = (uint16_t)(size - left); /* undecodable: the block's last instruction */
     }
