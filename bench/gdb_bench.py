@@ -19,12 +19,12 @@ Scenarios:
              "rc_func": "hash_key", "rc_far_func": "verify"}:
             reverse-stepi / reverse-next / reverse-continue latencies at P
             positions spread over the recording, then `monitor checkpoints`.
-  revspin   {"positions": P, "rsteps": R, "stretch_s": S, "bound_s": B}:
+  revspin   {"positions": P, "rsteps": R, "stretch_s": S, "bound_s": B, "budget_s": T}:
             positions inside one long hypercall-free stretch (the `spin` guest's
             loop), each reached by `continue` interrupted (SIGINT, as ^C) after
             S/(P+1) s; R timed `reverse-stepi` at each. An operation still
             running after B s is interrupted and counted as "over the bound";
-            the scenario stops there.
+            the scenario stops there, and after the position where T s are spent.
 """
 import json
 import math
@@ -232,6 +232,8 @@ def scenario_revspin():
     rsteps = int(CFG.get("rsteps", 10))
     stretch = float(CFG["stretch_s"])
     bound = float(CFG.get("bound_s", 60))
+    budget = float(CFG.get("budget_s", 1e9))
+    t_start = time.perf_counter()
     gdb.execute("break main", to_string=True)
     gdb.execute("continue", to_string=True)
     gdb.execute("delete", to_string=True)
@@ -260,6 +262,9 @@ def scenario_revspin():
         info["reverse_stepi_ms"] = [x * 1e3 for x in mine]
         samples += mine
         if over:
+            break
+        if time.perf_counter() - t_start > budget:
+            RESULT["budget_spent_after"] = i + 1
             break
     RESULT["positions"] = per_pos
     RESULT["over_bound"] = over
