@@ -253,6 +253,8 @@ def scenario_revspin():
             break
         mine = []
         for _ in range(rsteps):
+            if mine and time.perf_counter() - t_start > budget:
+                break
             dt, fired, out = interrupted_after(bound, "reverse-stepi")
             if fired or out.startswith("error"):
                 over += 1
