@@ -128,6 +128,27 @@ static void stop_before_block(struct emu_engine *e, enum emu_stop why, uint64_t 
 
 /* ---- special addresses ---- */
 
+/* Drop translated code holding (addr) so that a hook added or deleted there
+ * takes effect. Only code the guest ran can be translated, and invalidating
+ * an address translates it (a page walk that sets accessed bits in the
+ * guest's page tables: a breakpoint on code never run, or on data, would
+ * change what the guest computes), so only addresses inside a decoded block
+ * are invalidated. */
+static void invalidate(struct emu_engine *e, uint64_t addr)
+{
+    if (addr >= e->decoding && addr - e->decoding < e->decoding_size) {
+        uc_ctl_remove_cache(e->uc, addr, addr + 1);
+        return;
+    }
+    for (size_t i = 0; i < e->capblocks; i++) {
+        const struct emu_block *b = &e->blocks[i];
+        if (b->off && addr >= b->addr && addr - b->addr < (b->size ? b->size : 1)) {
+            uc_ctl_remove_cache(e->uc, addr, addr + 1);
+            return;
+        }
+    }
+}
+
 static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
 
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
@@ -138,7 +159,16 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
         s->flags |= flags;
         if (what)
             s->what = what;
-        return 0;
+        if (s->live)
+            return 0;
+        if (uc_hook_add(e->uc, &s->hook, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) !=
+            UC_ERR_OK) {
+            s->flags &= ~flags;
+            return -1;
+        }
+        s->live = 1;
+        invalidate(e, addr);
+        return 1;
     }
     if ((e->nspots + 1) * 2 > e->capspots) {
         size_t cap = e->capspots ? e->capspots * 2 : 256;
@@ -164,10 +194,11 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
     uc_hook h;
     if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) != UC_ERR_OK)
         return -1;
-    e->spots[i] = (struct emu_spot){.addr = addr, .flags = flags, .what = what, .hooked = 1};
+    e->spots[i] = (struct emu_spot){
+        .addr = addr, .flags = flags, .what = what, .hooked = 1, .live = 1, .hook = h};
     e->nspots++;
     /* code translated before the hook existed does not call it */
-    uc_ctl_remove_cache(e->uc, addr, addr + 1);
+    invalidate(e, addr);
     return 1;
 }
 
@@ -176,6 +207,20 @@ void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags)
     struct emu_spot *s = spot_find(emu_of(vm), addr);
     if (s)
         s->flags &= ~flags;
+}
+
+void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags)
+{
+    struct emu_engine *e = emu_of(vm);
+    struct emu_spot *s = spot_find(e, addr);
+    if (!s)
+        return;
+    s->flags &= ~flags;
+    if (s->flags || !s->live)
+        return;
+    uc_hook_del(e->uc, s->hook);
+    s->live = 0;
+    invalidate(e, addr);
 }
 
 /* ---- the code scan ---- */
@@ -193,6 +238,8 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
         return NULL;
     uint32_t n = 0;
     if (code) {
+        e->decoding = addr;
+        e->decoding_size = size ? size : 1;
         cs_insn *insn = cs_malloc(e->cs);
         size_t left = size;
         uint64_t a = addr;
@@ -253,6 +300,7 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
         }
         if (insn)
             cs_free(insn, 1);
+        e->decoding = e->decoding_size = 0;
         if (left && n < size)
             off[n++] = (uint16_t)(size - left); /* undecodable: the block's last instruction */
     }
@@ -721,7 +769,7 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
     e->stepping = step;
     e->limit = step ? e->count + 1 : max ? e->count + max : UINT64_MAX;
     if (e->armed) {
-        emu_spot_clear(vm, e->armed, EMU_AT_STOP);
+        emu_spot_release(vm, e->armed, EMU_AT_STOP);
         e->armed = 0;
     }
     uint64_t rip = reg(uc, UC_X86_REG_RIP);
