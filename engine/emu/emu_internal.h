@@ -60,6 +60,10 @@ struct emu_block {
     uint32_t size;
     uint32_t icount;
     uint16_t *off; /* offset of each instruction from addr, icount entries */
+    uint32_t span; /* the largest size a block decoded at addr ever had: code Unicorn
+                      translated from addr earlier may still reach that far (a step
+                      translates one-instruction blocks at addresses that also start
+                      long ones) */
 };
 
 struct emu_watch {

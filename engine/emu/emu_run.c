@@ -58,10 +58,14 @@ static struct emu_block *block_put(struct emu_engine *e, struct emu_block b)
     size_t i = hash_addr(b.addr, e->capblocks);
     while (e->blocks[i].off && e->blocks[i].addr != b.addr)
         i = (i + 1) & (e->capblocks - 1);
-    if (e->blocks[i].off)
+    b.span = b.size;
+    if (e->blocks[i].off) {
+        if (e->blocks[i].span > b.span)
+            b.span = e->blocks[i].span;
         free(e->blocks[i].off);
-    else
+    } else {
         e->nblocks++;
+    }
     e->blocks[i] = b;
     return &e->blocks[i];
 }
@@ -142,7 +146,7 @@ static void invalidate(struct emu_engine *e, uint64_t addr)
     }
     for (size_t i = 0; i < e->capblocks; i++) {
         const struct emu_block *b = &e->blocks[i];
-        if (b->off && addr >= b->addr && addr - b->addr < (b->size ? b->size : 1)) {
+        if (b->off && addr >= b->addr && addr - b->addr < (b->span ? b->span : 1)) {
             uc_ctl_remove_cache(e->uc, addr, addr + 1);
             return;
         }
@@ -315,6 +319,20 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vm *vm = user;
     struct emu_engine *e = emu_of(vm);
+    /* Unicorn has translated this block whether or not it runs now: decode it
+     * first, so that a hook added later inside it invalidates it (a step that
+     * stops at a new block's first instruction left the block translated
+     * without its hooks, and a breakpoint set there next was never reported) */
+    struct emu_block *b = block_find(e, addr);
+    int added = 0;
+    if (!b || b->size != size) {
+        b = block_decode(vm, addr, size, &added);
+        if (!b) {
+            set_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
+            stop_before_block(e, EMU_STOP_EVENT, addr);
+            return;
+        }
+    }
     if (e->stop) { /* a stop is pending: this block does not run */
         if (!e->restart_rip && e->stop != EMU_STOP_EXCEPTION)
             e->restart_rip = addr;
@@ -334,19 +352,9 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_before_block(e, EMU_STOP_KICK, addr);
         return;
     }
-    struct emu_block *b = block_find(e, addr);
-    if (!b || b->size != size) {
-        int added;
-        b = block_decode(vm, addr, size, &added);
-        if (!b) {
-            set_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
-            stop_before_block(e, EMU_STOP_EVENT, addr);
-            return;
-        }
-        if (added) {
-            stop_before_block(e, EMU_STOP_RESTART, addr);
-            return;
-        }
+    if (added) { /* translated again with its new hooks */
+        stop_before_block(e, EMU_STOP_RESTART, addr);
+        return;
     }
     if (e->count >= e->limit) {
         stop_before_block(e, EMU_STOP_LIMIT, addr);
