@@ -8,6 +8,8 @@
 #include "pvrr_abi.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -95,6 +97,16 @@ enum engine_select_status engine_select(const char *want, const struct engine_op
     /* a named engine is not probed: creating the machine says what is missing */
     *out = e;
     return ENGINE_SELECTED;
+}
+
+void engine_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
+{
+    ev->kind = ENGINE_EV_FAULT;
+    ev->fault.kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->fault.msg, sizeof ev->fault.msg, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- the machine ---- */

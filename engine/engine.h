@@ -344,6 +344,11 @@ void vm_dirty_mark(struct vm *vm, uint64_t gpa, uint64_t len);
 /* Forget vm->dirty (vm->ever is kept). */
 void vm_dirty_clear(struct vm *vm);
 
+/* Fill (ev) as an ENGINE_EV_FAULT of (kind) with the message (fmt, ...): for
+ * engines reporting a fault from their run function. */
+void engine_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Print the general and control registers to (f), for fault reports. */
 void vm_dump_regs(struct vm *vm, FILE *f);
 

@@ -85,18 +85,6 @@ static struct emu_spot *spot_find(struct emu_engine *e, uint64_t addr)
 
 /* ---- stopping ---- */
 
-static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
-{
-    ev->kind = ENGINE_EV_FAULT;
-    ev->fault.kind = kind;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev->fault.msg, sizeof ev->fault.msg, fmt, ap);
-    va_end(ap);
-}
-
 /* Index of the instruction at (addr) in the current block (its icount if
  * (addr) is the block's end). */
 static uint32_t index_in(const struct emu_block *b, uint64_t addr)
@@ -328,7 +316,7 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     if (!b || b->size != size) {
         b = block_decode(vm, addr, size, &added);
         if (!b) {
-            set_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
+            engine_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
             stop_before_block(e, EMU_STOP_EVENT, addr);
             return;
         }
@@ -442,31 +430,31 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         return;
     }
     if (flags & EMU_AT_CONTRACT) {
-        set_fault(ev, ENGINE_FAULT_CONTRACT,
-                  "guest executed %s at rip 0x%" PRIx64
-                  ": an instruction outside the pvrr contract (nondeterministic input the "
-                  "recorder cannot see; use the pvrr hypercalls for time and randomness); "
-                  "not executed",
-                  s && s->what ? s->what : "a forbidden instruction", addr);
+        engine_fault(ev, ENGINE_FAULT_CONTRACT,
+                     "guest executed %s at rip 0x%" PRIx64
+                     ": an instruction outside the pvrr contract (nondeterministic input the "
+                     "recorder cannot see; use the pvrr hypercalls for time and randomness); "
+                     "not executed",
+                     s && s->what ? s->what : "a forbidden instruction", addr);
         ev->fault.addr = addr;
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
     if (flags & EMU_AT_VEX) {
-        set_fault(ev, ENGINE_FAULT_INTERNAL,
-                  "guest executed %s at rip 0x%" PRIx64
-                  ": the emulator cannot execute it correctly (build guests with -mno-avx; "
-                  "pvrr's CPUID does not offer AVX); not executed",
-                  s && s->what ? s->what : "an AVX instruction", addr);
+        engine_fault(ev, ENGINE_FAULT_INTERNAL,
+                     "guest executed %s at rip 0x%" PRIx64
+                     ": the emulator cannot execute it correctly (build guests with -mno-avx; "
+                     "pvrr's CPUID does not offer AVX); not executed",
+                     s && s->what ? s->what : "an AVX instruction", addr);
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
     if (flags & EMU_AT_HLT) {
-        set_fault(ev, ENGINE_FAULT_HLT,
-                  "guest executed hlt at rip 0x%" PRIx64
-                  ": with no interrupts a halted guest never wakes (use the poll hypercall to "
-                  "wait)",
-                  addr);
+        engine_fault(ev, ENGINE_FAULT_HLT,
+                     "guest executed hlt at rip 0x%" PRIx64
+                     ": with no interrupts a halted guest never wakes (use the poll hypercall to "
+                     "wait)",
+                     addr);
         ev->fault.addr = addr;
         stop_at(e, EMU_STOP_EVENT, addr + 1); /* as KVM: rip after the hlt */
         if (e->cur)
@@ -782,8 +770,8 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
     }
     uint64_t rip = reg(uc, UC_X86_REG_RIP);
     if (e->triple) {
-        set_fault(ev, ENGINE_FAULT_TRIPLE,
-                  "guest triple fault: the guest took an exception it could not handle");
+        engine_fault(ev, ENGINE_FAULT_TRIPLE,
+                     "guest triple fault: the guest took an exception it could not handle");
         return;
     }
     if (!step && is_bp(e, rip)) {
@@ -809,24 +797,24 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
             uint64_t at = reg(uc, UC_X86_REG_RIP);
             if (e->bad) {
                 if (e->bad_write == 2)
-                    set_fault(ev, ENGINE_FAULT_BAD_ACCESS,
-                              "guest fetched code at physical address 0x%" PRIx64
-                              " outside its RAM (0x%" PRIx64 " bytes)",
-                              e->bad_addr, vm->mem_size);
+                    engine_fault(ev, ENGINE_FAULT_BAD_ACCESS,
+                                 "guest fetched code at physical address 0x%" PRIx64
+                                 " outside its RAM (0x%" PRIx64 " bytes)",
+                                 e->bad_addr, vm->mem_size);
                 else
-                    set_fault(ev, ENGINE_FAULT_BAD_ACCESS,
-                              "guest %s physical address 0x%" PRIx64
-                              " (%u bytes) outside its RAM (0x%" PRIx64 " bytes)",
-                              e->bad_write ? "wrote" : "read", e->bad_addr, e->bad_len,
-                              vm->mem_size);
+                    engine_fault(ev, ENGINE_FAULT_BAD_ACCESS,
+                                 "guest %s physical address 0x%" PRIx64
+                                 " (%u bytes) outside its RAM (0x%" PRIx64 " bytes)",
+                                 e->bad_write ? "wrote" : "read", e->bad_addr, e->bad_len,
+                                 vm->mem_size);
                 ev->fault.addr = e->bad_addr;
                 ev->fault.len = e->bad_len;
                 ev->fault.is_write = e->bad_write == 1;
             } else {
-                set_fault(ev, ENGINE_FAULT_INTERNAL,
-                          "the emulator cannot execute the guest's instruction at rip 0x%" PRIx64
-                          ": %s",
-                          at, uc_strerror(err));
+                engine_fault(ev, ENGINE_FAULT_INTERNAL,
+                             "the emulator cannot execute the guest's instruction at rip 0x%" PRIx64
+                             ": %s",
+                             at, uc_strerror(err));
             }
             e->io_pending = 0;
             return;
@@ -900,12 +888,12 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
             /* uc_emu_start returned without any stop the engine asked for:
              * QEMU halts the CPU by itself on what it counts as a fault
              * while delivering a double fault, or on a hlt it ran */
-            set_fault(ev, ENGINE_FAULT_INTERNAL,
-                      "internal error in the emulator engine: Unicorn ended the guest's run at "
-                      "rip 0x%" PRIx64 " (ring %d, rflags 0x%" PRIx64
-                      ") without an event pvrr asked for (QEMU halts the CPU on a fault it "
-                      "counts as a triple fault, or on a hlt it executed itself)",
-                      rip, emu_cpl(vm), reg(uc, UC_X86_REG_RFLAGS));
+            engine_fault(ev, ENGINE_FAULT_INTERNAL,
+                         "internal error in the emulator engine: Unicorn ended the guest's run at "
+                         "rip 0x%" PRIx64 " (ring %d, rflags 0x%" PRIx64
+                         ") without an event pvrr asked for (QEMU halts the CPU on a fault it "
+                         "counts as a triple fault, or on a hlt it executed itself)",
+                         rip, emu_cpl(vm), reg(uc, UC_X86_REG_RFLAGS));
             ev->fault.addr = rip;
             return;
         }

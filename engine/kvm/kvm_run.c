@@ -353,18 +353,6 @@ static int is_sse_insn(const struct vm *vm, uint64_t rip)
     return 0;
 }
 
-static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
-{
-    ev->kind = ENGINE_EV_FAULT;
-    ev->fault.kind = kind;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev->fault.msg, sizeof ev->fault.msg, fmt, ap);
-    va_end(ap);
-}
-
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
     return a < b + blen && b < a + alen;
@@ -382,10 +370,10 @@ static int mmio(struct vm *vm, struct engine_event *ev)
     enum kvm_page_prot prot = page_protection(vm, a);
     uint8_t *mem = vm_gpa(vm, a, len);
     if (!mem || len > 8 || prot == KVM_PAGE_RW || (prot == KVM_PAGE_RO && !run->mmio.is_write)) {
-        set_fault(ev, ENGINE_FAULT_BAD_ACCESS,
-                  "guest %s physical address 0x%" PRIx64 " (%u bytes) outside its RAM (0x%" PRIx64
-                  " bytes)",
-                  run->mmio.is_write ? "wrote" : "read", a, len, vm->mem_size);
+        engine_fault(ev, ENGINE_FAULT_BAD_ACCESS,
+                     "guest %s physical address 0x%" PRIx64
+                     " (%u bytes) outside its RAM (0x%" PRIx64 " bytes)",
+                     run->mmio.is_write ? "wrote" : "read", a, len, vm->mem_size);
         ev->fault.addr = a;
         ev->fault.len = len;
         ev->fault.is_write = run->mmio.is_write;
@@ -427,7 +415,7 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
             ev->kind = ENGINE_EV_INTERRUPTED;
             return 1;
         }
-        set_fault(ev, ENGINE_FAULT_INTERNAL, "KVM_RUN failed: %s", strerror(errno));
+        engine_fault(ev, ENGINE_FAULT_INTERNAL, "KVM_RUN failed: %s", strerror(errno));
         return 1;
     }
     struct kvm_regs *r = &run->s.regs.regs;
@@ -477,11 +465,11 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
             ev->bp.addr = at;
             return 1;
         }
-        set_fault(ev, ENGINE_FAULT_HLT,
-                  "guest executed hlt at rip 0x%" PRIx64
-                  ": with no interrupts a halted guest never wakes (use the poll hypercall to "
-                  "wait)",
-                  at);
+        engine_fault(ev, ENGINE_FAULT_HLT,
+                     "guest executed hlt at rip 0x%" PRIx64
+                     ": with no interrupts a halted guest never wakes (use the poll hypercall to "
+                     "wait)",
+                     at);
         ev->fault.addr = at;
         return 1;
     }
@@ -500,36 +488,36 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
         return 0;
     case KVM_EXIT_SHUTDOWN:
         k->shut_down = 1;
-        set_fault(ev, ENGINE_FAULT_TRIPLE,
-                  "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
-                  "not handle");
+        engine_fault(ev, ENGINE_FAULT_TRIPLE,
+                     "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
+                     "not handle");
         ev->fault.regs_at_last_event = 1;
         return 1;
     case KVM_EXIT_INTERNAL_ERROR: {
         const uint8_t *insn = vm_gpa(vm, r->rip, 1);
-        set_fault(ev, ENGINE_FAULT_INTERNAL, "KVM internal error, suberror %u%s",
-                  run->internal.suberror,
-                  insn && *insn == 0xcc
-                      ? " (the guest executed int3, which this host's KVM cannot deliver: use a "
-                        "debugger's breakpoints instead)"
-                  : is_sse_insn(vm, r->rip)
-                      ? " (at an SSE instruction: this host's KVM cannot execute SSE, as the "
-                        "nested PVM KVM cannot; Linux programs and SSE guests need "
-                        "kvm-amd/kvm-intel (tools/with-kvm) or the emulator)"
-                  : run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
-                      ? " (instruction emulation failed)"
-                      : "");
+        engine_fault(ev, ENGINE_FAULT_INTERNAL, "KVM internal error, suberror %u%s",
+                     run->internal.suberror,
+                     insn && *insn == 0xcc
+                         ? " (the guest executed int3, which this host's KVM cannot deliver: use a "
+                           "debugger's breakpoints instead)"
+                     : is_sse_insn(vm, r->rip)
+                         ? " (at an SSE instruction: this host's KVM cannot execute SSE, as the "
+                           "nested PVM KVM cannot; Linux programs and SSE guests need "
+                           "kvm-amd/kvm-intel (tools/with-kvm) or the emulator)"
+                     : run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+                         ? " (instruction emulation failed)"
+                         : "");
         return 1;
     }
     case KVM_EXIT_FAIL_ENTRY:
-        set_fault(ev, ENGINE_FAULT_INTERNAL, "KVM entry failed, hardware reason 0x%llx",
-                  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        engine_fault(ev, ENGINE_FAULT_INTERNAL, "KVM entry failed, hardware reason 0x%llx",
+                     (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
         return 1;
     case KVM_EXIT_INTR:
         ev->kind = ENGINE_EV_INTERRUPTED;
         return 1;
     default:
-        set_fault(ev, ENGINE_FAULT_INTERNAL, "unexpected KVM exit reason %u", run->exit_reason);
+        engine_fault(ev, ENGINE_FAULT_INTERNAL, "unexpected KVM exit reason %u", run->exit_reason);
         return 1;
     }
 }
