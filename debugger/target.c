@@ -268,8 +268,11 @@ static int op_monitor(void *tp, const char *cmd, gdb_out_fn out, void *ctx)
             return GDB_UNSUPPORTED;
         }
         char msg[256];
+        /* a long goto reports progress on gdb's console (the run loop polls) */
+        d->stub = gdbstub_monitor_session(out, ctx);
         int rc = insn ? tt_goto_insn(d->tt, ev, msg, sizeof msg)
                       : tt_goto_event(d->tt, ev, msg, sizeof msg);
+        d->stub = NULL;
         outf(out, ctx, "%s\n", msg);
         return rc < 0 ? -1 : 0;
     }

@@ -51,6 +51,7 @@ struct gdbstub {
     const char *motion;     /* a reverse resume's name, for progress on the console; or NULL */
     struct timespec run_t0; /* when the running resume started */
     long progress_s;        /* seconds of the last progress line (0: none yet) */
+    int in_monitor;         /* inside ops->monitor (a qRcmd): polls only report progress */
     int interrupted;        /* 0x03 seen while running */
     int packet_pending;     /* a packet completed inside gdbstub_poll_interrupt */
     int list_threads;       /* lldb QListThreadsInStopReply: add "threads:1;" to stops */
@@ -489,7 +490,7 @@ static int resume_and_report(struct gdbstub *s, enum gdb_resume_kind how, uint64
  * then every 5 s. */
 static void report_progress(struct gdbstub *s)
 {
-    if (!s->running || !s->motion)
+    if ((!s->running && !s->in_monitor) || !s->motion)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -498,18 +499,32 @@ static void report_progress(struct gdbstub *s)
         return;
     s->progress_s = el;
     char text[128];
-    int n = snprintf(text, sizeof text,
-                     "pvrr: %s still searching the history (%ld s; ^C stops it)\n", s->motion, el);
+    int n = s->in_monitor
+                ? snprintf(text, sizeof text, "pvrr: %s still running (%ld s)\n", s->motion, el)
+                : snprintf(text, sizeof text,
+                           "pvrr: %s still searching the history (%ld s; ^C stops it)\n", s->motion,
+                           el);
     rsp_out_begin(&s->aux);
     rsp_out_str(&s->aux, "O");
     rsp_out_hex(&s->aux, text, (size_t)n);
     send_packet(s, &s->aux);
 }
 
+static void monitor_out(void *ctx, const char *text, size_t len);
+
+struct gdbstub *gdbstub_monitor_session(gdb_out_fn out, void *ctx)
+{
+    return out == monitor_out ? ctx : NULL;
+}
+
 int gdbstub_poll_interrupt(struct gdbstub *s)
 {
     if (s->ext_poll)
         return s->ext_poll(s->ext_ctx);
+    if (s->in_monitor) { /* gdb waits for the command's reply: nothing to interrupt */
+        report_progress(s);
+        return 0;
+    }
     if (s->interrupted || s->hangup || s->io_error || s->packet_pending)
         return 1;
     report_progress(s);
@@ -1071,7 +1086,15 @@ static int h_rcmd(struct gdbstub *s, const char *a, const char *end)
         monitor_printf(s, "unknown monitor command '%.*s'; try 'monitor help'\n", (int)word, cmd);
         return reply_err(s, E_ARGS);
     }
+    char motion[24];
+    snprintf(motion, sizeof motion, "monitor %.*s", (int)(word < 12 ? word : 12), cmd);
+    s->in_monitor = 1;
+    s->motion = motion;
+    s->progress_s = 0;
+    clock_gettime(CLOCK_MONOTONIC, &s->run_t0);
     int r = s->ops->monitor(s->t, cmd, monitor_out, s);
+    s->in_monitor = 0;
+    s->motion = NULL;
     if (s->hangup || s->io_error)
         return -1;
     if (r == GDB_UNSUPPORTED) {

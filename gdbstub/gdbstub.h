@@ -168,6 +168,13 @@ int gdbstub_serve(int fd, const struct gdb_target_ops *ops, void *target);
  */
 int gdbstub_poll_interrupt(struct gdbstub *stub);
 
+/* The session a monitor command runs in, when ops->monitor was called by a
+ * gdbstub with (out, ctx); else NULL (another caller, e.g. the DAP console).
+ * A long command may poll it with gdbstub_poll_interrupt(): that reports
+ * progress on gdb's console after 2 s and never interrupts (gdb is waiting
+ * for the command's reply, not running the target). */
+struct gdbstub *gdbstub_monitor_session(gdb_out_fn out, void *ctx);
+
 /*
  * An interrupt source for ops->resume outside an RSP session (the DAP server,
  * dap/dap.h, drives the same targets): a handle to put in struct

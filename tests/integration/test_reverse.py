@@ -210,6 +210,25 @@ class Interrupt(ReverseCase):
         self.assertNotIn("replaylog", out)
 
 
+class Progress(ReverseCase):
+    def test_long_monitor_goto_reports_progress(self):
+        # a goto from boot to the end of a long recording replays all of it: after
+        # 2 s it says so on gdb's console, then lands where it was sent
+        log = self.tmp("hc.pvlog")
+        n = 6000000 if os.environ.get("PVRR_BACKEND") == "emu" else 600000
+        self.run_ok("record", "-o", log, guest("hcbench"), "--", "n=%d" % n, timeout=600)
+        s = self.replay_server(log)
+        target = n - 10
+        out = text(subprocess.run(
+            ["gdb", "-q", "-nx", "-batch", "-ex", "target remote 127.0.0.1:%d" % s.port,
+             "-ex", "monitor goto %d" % target, "-ex", "monitor when", "-ex", "kill",
+             log + ".elf"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=600).stdout)
+        self.assertRegex(out, r"pvrr: monitor goto still running \(\d+ s\)", out[-2000:])
+        self.assertIn("at event %d" % target, out)
+        self.assertRegex(out, r"\nevent %d\b" % target)
+
+
 class Oracle(ReverseCase):
     def test_step_reverse_step_oracle(self):
         log, rec = self.kvstore_log("600")
