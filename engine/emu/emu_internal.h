@@ -42,6 +42,8 @@
 #define EMU_AT_STOP 0x20u  /* the instruction a counted run stops before */
 #define EMU_AT_SYSCALL 0x40u
 #define EMU_AT_VEX 0x80u /* a VEX/EVEX (AVX) instruction: Unicorn 2.0.1 runs it wrong (trap 7) */
+#define EMU_AT_SYSRET 0x100u /* sysret: the engine executes it (emu_ring.c) */
+#define EMU_AT_MSR 0x200u    /* rdmsr/wrmsr: the engine executes those of EFER */
 
 struct emu_spot {
     uint64_t addr;
@@ -72,12 +74,21 @@ enum emu_stop {
     EMU_STOP_KICK,
     EMU_STOP_LIMIT, /* the instruction limit was reached */
     EMU_STOP_WATCH,
+    EMU_STOP_INSN, /* an instruction the engine executes itself (insn) */
+};
+
+/* Where the error code of an exception to deliver comes from. */
+enum emu_err_from {
+    EMU_ERR_DERIVE, /* worked out by the engine (a #PF's from the page tables), else 0 */
+    EMU_ERR_QEMU,   /* the one QEMU raised the exception with (emu_exception_error) */
+    EMU_ERR_GIVEN,  /* exc_err */
 };
 
 /* The part of the CPU state Unicorn's context lacks, saved after it. */
 struct emu_extra {
     uint64_t count;
     uint64_t magic;
+    uint64_t efer_sce;
 };
 
 #define EMU_CTX_MAX 16384
@@ -128,8 +139,15 @@ struct emu_engine {
     uint16_t io_port;
     uint8_t io_size, io_out;
     uint32_t io_value;
-    /* an exception to deliver */
+    /* an exception to deliver, and where its error code comes from */
     int exc_vector, exc_is_int;
+    enum emu_err_from exc_err_from;
+    uint32_t exc_err;
+    /* an instruction to execute (EMU_STOP_INSN) */
+    int insn;
+    unsigned insn_len;
+    /* EFER.SCE: Unicorn's CPU model cannot hold it (emu_ring.c) */
+    int efer_sce;
     /* a bad access (outside RAM) */
     int bad;
     uint64_t bad_addr;

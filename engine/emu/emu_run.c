@@ -233,6 +233,13 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
             case X86_INS_SYSCALL:
                 flags = EMU_AT_SYSCALL;
                 break;
+            case X86_INS_SYSRET:
+                flags = EMU_AT_SYSRET;
+                break;
+            case X86_INS_RDMSR:
+            case X86_INS_WRMSR:
+                flags = EMU_AT_MSR;
+                break;
             default:
                 if (insn->bytes[0] == 0xc4 || insn->bytes[0] == 0xc5 || insn->bytes[0] == 0x62)
                     flags = EMU_AT_VEX, what = "an AVX (VEX/EVEX-encoded) instruction";
@@ -322,9 +329,18 @@ static int is_bp(const struct emu_engine *e, uint64_t addr)
     return 0;
 }
 
+static uint64_t reg_of(uc_engine *uc, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
+#define CR4_TSD 0x4u
+#define MSR_EFER 0xc0000080u
+
 static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    (void)size;
     struct vm *vm = user;
     struct emu_engine *e = emu_of(vm);
     if (e->stop) {
@@ -355,6 +371,18 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         ev->kind = ENGINE_EV_BREAKPOINT;
         ev->bp.addr = addr;
         stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    if ((flags & (EMU_AT_HLT | EMU_AT_CONTRACT)) && emu_cpl(vm) > 0 &&
+        ((flags & EMU_AT_HLT) || (s && s->what && strncmp(s->what, "rdtsc", 5) == 0 &&
+                                  (reg_of(uc, UC_X86_REG_CR4) & CR4_TSD)))) {
+        /* hlt, and rdtsc/rdtscp with CR4.TSD, outside ring 0: #GP(0), as
+         * hardware (a guest kernel emulates or refuses them) */
+        e->exc_vector = 13;
+        e->exc_is_int = 0;
+        e->exc_err_from = EMU_ERR_GIVEN;
+        e->exc_err = 0;
+        stop_at(e, EMU_STOP_EXCEPTION, addr);
         return;
     }
     if (flags & EMU_AT_CONTRACT) {
@@ -405,14 +433,26 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
-    if (flags & EMU_AT_SYSCALL) {
-        uc_x86_msr m = {.rid = 0xc0000080u};
-        uc_reg_read(uc, UC_X86_REG_MSR, &m);
-        if (!(m.value & 1)) { /* EFER.SCE clear: #UD, as hardware (Unicorn ignores it) */
-            e->exc_vector = 6;
-            e->exc_is_int = 0;
-            stop_at(e, EMU_STOP_EXCEPTION, addr);
+    if (flags & (EMU_AT_SYSCALL | EMU_AT_SYSRET | EMU_AT_MSR)) {
+        /* Unicorn 2.0.1 runs syscall as a no-op and sysret as #UD, and drops
+         * EFER.SCE: the run loop executes these (emu_ring.c) */
+        const uint8_t *b = vm_gpa(vm, addr, 3);
+        if (!b)
+            return;
+        int rex_w = (b[0] & 0xf8) == 0x48;
+        if (flags & EMU_AT_SYSCALL) {
+            e->insn = EMU_INSN_SYSCALL;
+        } else if (flags & EMU_AT_SYSRET) {
+            e->insn = rex_w ? EMU_INSN_SYSRET : EMU_INSN_SYSRETL;
+        } else {
+            /* only EFER's, in ring 0 (elsewhere QEMU raises #GP itself) */
+            if (emu_cpl(vm) != 0 || (uint32_t)reg_of(uc, UC_X86_REG_RCX) != MSR_EFER)
+                return;
+            unsigned k = (b[0] & 0xf0) == 0x40;                           /* a REX prefix */
+            e->insn = b[k + 1] == 0x30 ? EMU_INSN_WRMSR : EMU_INSN_RDMSR; /* 0f 30, 0f 32 */
         }
+        e->insn_len = size;
+        stop_at(e, EMU_STOP_INSN, addr);
         return;
     }
 }
@@ -464,13 +504,15 @@ static int on_cpuid_insn(uc_engine *uc, void *user)
 /* An exception (the rip Unicorn restored: the faulting instruction, or after
  * a software interrupt) to deliver after the stop; the count excludes a
  * faulting instruction. */
-static void exception_stop(struct vm *vm, int vector)
+static void exception_stop(struct vm *vm, int vector, int err_from)
 {
     struct emu_engine *e = emu_of(vm);
     uint64_t rip = 0;
     uc_reg_read(e->uc, UC_X86_REG_RIP, &rip);
     e->exc_vector = vector;
     e->exc_is_int = emu_is_soft_int(vm, vector, rip);
+    e->exc_err_from = err_from;
+    e->exc_err = 0;
     if (e->cur)
         e->count = e->cur_start + index_in(e->cur, rip);
 }
@@ -479,7 +521,7 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *user)
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
-    exception_stop(user, (int)intno);
+    exception_stop(user, (int)intno, EMU_ERR_QEMU);
     e->stop = EMU_STOP_EXCEPTION;
     e->restart_rip = 0; /* the rip Unicorn restored at the fault */
     uc_emu_stop(e->uc);
@@ -489,7 +531,7 @@ static bool on_invalid(uc_engine *uc, void *user)
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
-    exception_stop(user, 6); /* #UD */
+    exception_stop(user, 6, EMU_ERR_DERIVE); /* #UD */
     e->stop = EMU_STOP_EXCEPTION;
     e->restart_rip = 0;
     uc_emu_stop(e->uc);
@@ -504,7 +546,7 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size
     if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr) {
         /* a non-canonical address: #GP(0) on hardware (Unicorn 2.0.1 does not
          * translate virtual addresses, so it sees a physical address nobody mapped) */
-        exception_stop(user, 13);
+        exception_stop(user, 13, EMU_ERR_GIVEN);
         e->stop = EMU_STOP_EXCEPTION;
         e->restart_rip = 0;
         return false;
@@ -514,7 +556,7 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size
          * guest's tables do not map is a #PF on hardware, not an access
          * outside RAM */
         uc_reg_write(uc, UC_X86_REG_CR2, &addr);
-        exception_stop(user, 14);
+        exception_stop(user, 14, EMU_ERR_DERIVE);
         e->stop = EMU_STOP_EXCEPTION;
         e->restart_rip = 0;
         return false;
@@ -755,9 +797,33 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
             ev->watch.is_write = e->wh.is_write;
             memcpy(ev->watch.data, e->wh.data, sizeof ev->watch.data);
             return;
-        case EMU_STOP_EXCEPTION: {
+        case EMU_STOP_INSN: {
+            uint32_t xerr = 0;
+            int vector = emu_exec_insn(vm, e->insn, rip, e->insn_len, &xerr);
+            if (vector >= 0) { /* it raised an exception instead */
+                e->exc_vector = vector;
+                e->exc_is_int = 0;
+                e->exc_err_from = EMU_ERR_GIVEN;
+                e->exc_err = xerr;
+                goto deliver;
+            }
+            e->count++;
+            rip = reg(uc, UC_X86_REG_RIP);
+            if (step || e->count >= e->limit) {
+                ev->kind = step ? ENGINE_EV_STEP : ENGINE_EV_TIMEOUT;
+                return;
+            }
+            if (is_bp(e, rip)) {
+                ev->kind = ENGINE_EV_BREAKPOINT;
+                ev->bp.addr = rip;
+                return;
+            }
+            continue;
+        }
+        case EMU_STOP_EXCEPTION:
+        deliver : {
             int vector = e->exc_vector;
-            if (emu_deliver(vm, vector, e->exc_is_int, rip, ev) < 0) {
+            if (emu_deliver(vm, vector, e->exc_is_int, e->exc_err_from, e->exc_err, rip, ev) < 0) {
                 e->triple = 1;
                 return; /* ev: the triple fault */
             }
@@ -775,10 +841,16 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
         }
         case EMU_STOP_NONE:
         default:
-            /* uc_emu_start returned by itself (Unicorn executed hlt or reached
-             * an end it keeps): treat as an internal error */
+            /* uc_emu_start returned without any stop the engine asked for:
+             * QEMU halts the CPU by itself on what it counts as a fault
+             * while delivering a double fault, or on a hlt it ran */
             set_fault(ev, ENGINE_FAULT_INTERNAL,
-                      "the emulator stopped at rip 0x%" PRIx64 " for no reason it reported", rip);
+                      "internal error in the emulator engine: Unicorn ended the guest's run at "
+                      "rip 0x%" PRIx64 " (ring %d, rflags 0x%" PRIx64
+                      ") without an event pvrr asked for (QEMU halts the CPU on a fault it "
+                      "counts as a triple fault, or on a hlt it executed itself)",
+                      rip, emu_cpl(vm), reg(uc, UC_X86_REG_RFLAGS));
+            ev->fault.addr = rip;
             return;
         }
     }
