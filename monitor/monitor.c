@@ -274,8 +274,8 @@ enum monitor_event monitor_step(struct monitor *m, const struct engine_run_args 
     case ENGINE_FAULT_TRIPLE:
         fault(m, "%s; registers %s:", m->ev.fault.msg,
               m->ev.fault.regs_at_last_event ? "as the guest last left them, at its last exit "
-                                               "before the fault (this engine does not keep "
-                                               "those at the fault)"
+                                               "before the fault (the engine reset the vCPU, so "
+                                               "its registers at the fault are lost)"
                                              : "at the fault");
         break;
     case ENGINE_FAULT_HLT:

@@ -412,7 +412,7 @@ static int emu_bp_set(struct vm *vm, uint64_t addr, unsigned flags, int insert)
         if (e->bp[i] == addr) {
             if (!insert) {
                 e->bp[i] = e->bp[--e->nbp];
-                emu_spot_clear(vm, addr, EMU_AT_BP);
+                emu_spot_release(vm, addr, EMU_AT_BP);
             }
             return 0;
         }

@@ -50,7 +50,9 @@ struct emu_spot {
     uint64_t addr;
     unsigned flags;
     const char *what; /* for CONTRACT: the instruction's name */
-    uint8_t hooked;   /* the slot is used (its code hook exists) */
+    uint8_t hooked;   /* the slot is used */
+    uint8_t live;     /* its code hook exists (hook) */
+    uc_hook hook;
 };
 
 /* A decoded translation block. */
@@ -59,6 +61,10 @@ struct emu_block {
     uint32_t size;
     uint32_t icount;
     uint16_t *off; /* offset of each instruction from addr, icount entries */
+    uint32_t span; /* the largest size a block decoded at addr ever had: code Unicorn
+                      translated from addr earlier may still reach that far (a step
+                      translates one-instruction blocks at addresses that also start
+                      long ones) */
 };
 
 struct emu_watch {
@@ -123,6 +129,9 @@ struct emu_engine {
     struct emu_watch *w;
     size_t nw, capw;
 
+    /* the block block_decode is decoding (translated, not in the table yet) */
+    uint64_t decoding, decoding_size;
+
     /* instruction counting */
     uint64_t count;     /* instructions retired since boot (at block starts: incl. this block) */
     uint64_t cur_start; /* count at the start of the current block */
@@ -181,6 +190,10 @@ int emu_hooks_init(struct vm *vm);
 /* Mark (addr) with (flags) and give it a code hook; drop translated code there. */
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what);
 void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
+/* As emu_spot_clear, and when no flag is left, delete the address's code hook
+ * (its code is translated again without it, so a hot loop where a counted run
+ * once stopped runs at full speed again). Only outside uc_emu_start. */
+void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags);
 /* Install or remove the memory and per-instruction hooks as the watch list needs. */
 void emu_watch_hooks(struct vm *vm);
 /* Forget the decoded blocks and hooks' bookkeeping (destroy). */

@@ -378,5 +378,11 @@ int emu_insn_unknown_to_unicorn(struct vm *vm, uint64_t rip)
         return 0;
     unsigned flags = emu_insn_flags(insn->id, insn->bytes[0]) & EMU_AT_EXEC;
     cs_free(insn, 1);
-    return flags && emu_spot_set(vm, rip, flags, NULL) > 0;
+    if (!flags || emu_spot_set(vm, rip, flags, NULL) < 0)
+        return 0;
+    /* the block that ends in it does not cover it (its decoded size stops
+     * before it), so drop its translation here: the guest ran there, so
+     * translating the address again changes nothing in the guest */
+    uc_ctl_remove_cache(e->uc, rip, rip + 1);
+    return 1;
 }

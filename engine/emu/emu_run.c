@@ -58,10 +58,14 @@ static struct emu_block *block_put(struct emu_engine *e, struct emu_block b)
     size_t i = hash_addr(b.addr, e->capblocks);
     while (e->blocks[i].off && e->blocks[i].addr != b.addr)
         i = (i + 1) & (e->capblocks - 1);
-    if (e->blocks[i].off)
+    b.span = b.size;
+    if (e->blocks[i].off) {
+        if (e->blocks[i].span > b.span)
+            b.span = e->blocks[i].span;
         free(e->blocks[i].off);
-    else
+    } else {
         e->nblocks++;
+    }
     e->blocks[i] = b;
     return &e->blocks[i];
 }
@@ -128,6 +132,27 @@ static void stop_before_block(struct emu_engine *e, enum emu_stop why, uint64_t 
 
 /* ---- special addresses ---- */
 
+/* Drop translated code holding (addr) so that a hook added or deleted there
+ * takes effect. Only code the guest ran can be translated, and invalidating
+ * an address translates it (a page walk that sets accessed bits in the
+ * guest's page tables: a breakpoint on code never run, or on data, would
+ * change what the guest computes), so only addresses inside a decoded block
+ * are invalidated. */
+static void invalidate(struct emu_engine *e, uint64_t addr)
+{
+    if (addr >= e->decoding && addr - e->decoding < e->decoding_size) {
+        uc_ctl_remove_cache(e->uc, addr, addr + 1);
+        return;
+    }
+    for (size_t i = 0; i < e->capblocks; i++) {
+        const struct emu_block *b = &e->blocks[i];
+        if (b->off && addr >= b->addr && addr - b->addr < (b->span ? b->span : 1)) {
+            uc_ctl_remove_cache(e->uc, addr, addr + 1);
+            return;
+        }
+    }
+}
+
 static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
 
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
@@ -138,7 +163,16 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
         s->flags |= flags;
         if (what)
             s->what = what;
-        return 0;
+        if (s->live)
+            return 0;
+        if (uc_hook_add(e->uc, &s->hook, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) !=
+            UC_ERR_OK) {
+            s->flags &= ~flags;
+            return -1;
+        }
+        s->live = 1;
+        invalidate(e, addr);
+        return 1;
     }
     if ((e->nspots + 1) * 2 > e->capspots) {
         size_t cap = e->capspots ? e->capspots * 2 : 256;
@@ -164,10 +198,11 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
     uc_hook h;
     if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) != UC_ERR_OK)
         return -1;
-    e->spots[i] = (struct emu_spot){.addr = addr, .flags = flags, .what = what, .hooked = 1};
+    e->spots[i] = (struct emu_spot){
+        .addr = addr, .flags = flags, .what = what, .hooked = 1, .live = 1, .hook = h};
     e->nspots++;
     /* code translated before the hook existed does not call it */
-    uc_ctl_remove_cache(e->uc, addr, addr + 1);
+    invalidate(e, addr);
     return 1;
 }
 
@@ -176,6 +211,20 @@ void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags)
     struct emu_spot *s = spot_find(emu_of(vm), addr);
     if (s)
         s->flags &= ~flags;
+}
+
+void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags)
+{
+    struct emu_engine *e = emu_of(vm);
+    struct emu_spot *s = spot_find(e, addr);
+    if (!s)
+        return;
+    s->flags &= ~flags;
+    if (s->flags || !s->live)
+        return;
+    uc_hook_del(e->uc, s->hook);
+    s->live = 0;
+    invalidate(e, addr);
 }
 
 /* ---- the code scan ---- */
@@ -193,6 +242,8 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
         return NULL;
     uint32_t n = 0;
     if (code) {
+        e->decoding = addr;
+        e->decoding_size = size ? size : 1;
         cs_insn *insn = cs_malloc(e->cs);
         size_t left = size;
         uint64_t a = addr;
@@ -244,6 +295,7 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
         }
         if (insn)
             cs_free(insn, 1);
+        e->decoding = e->decoding_size = 0;
         if (left && n < size)
             off[n++] = (uint16_t)(size - left); /* undecodable: the block's last instruction */
     }
@@ -258,6 +310,20 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vm *vm = user;
     struct emu_engine *e = emu_of(vm);
+    /* Unicorn has translated this block whether or not it runs now: decode it
+     * first, so that a hook added later inside it invalidates it (a step that
+     * stops at a new block's first instruction left the block translated
+     * without its hooks, and a breakpoint set there next was never reported) */
+    struct emu_block *b = block_find(e, addr);
+    int added = 0;
+    if (!b || b->size != size) {
+        b = block_decode(vm, addr, size, &added);
+        if (!b) {
+            set_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
+            stop_before_block(e, EMU_STOP_EVENT, addr);
+            return;
+        }
+    }
     if (e->stop) { /* a stop is pending: this block does not run */
         if (!e->restart_rip && e->stop != EMU_STOP_EXCEPTION)
             e->restart_rip = addr;
@@ -277,19 +343,9 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_before_block(e, EMU_STOP_KICK, addr);
         return;
     }
-    struct emu_block *b = block_find(e, addr);
-    if (!b || b->size != size) {
-        int added;
-        b = block_decode(vm, addr, size, &added);
-        if (!b) {
-            set_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
-            stop_before_block(e, EMU_STOP_EVENT, addr);
-            return;
-        }
-        if (added) {
-            stop_before_block(e, EMU_STOP_RESTART, addr);
-            return;
-        }
+    if (added) { /* translated again with its new hooks */
+        stop_before_block(e, EMU_STOP_RESTART, addr);
+        return;
     }
     if (e->count >= e->limit) {
         stop_before_block(e, EMU_STOP_LIMIT, addr);
@@ -696,7 +752,7 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
     e->stepping = step;
     e->limit = step ? e->count + 1 : max ? e->count + max : UINT64_MAX;
     if (e->armed) {
-        emu_spot_clear(vm, e->armed, EMU_AT_STOP);
+        emu_spot_release(vm, e->armed, EMU_AT_STOP);
         e->armed = 0;
     }
     uint64_t rip = reg(uc, UC_X86_REG_RIP);
