@@ -44,6 +44,7 @@
 #define EMU_AT_VEX 0x80u /* a VEX/EVEX (AVX) instruction: Unicorn 2.0.1 runs it wrong (trap 7) */
 #define EMU_AT_SYSRET 0x100u /* sysret: the engine executes it (emu_ring.c) */
 #define EMU_AT_MSR 0x200u    /* rdmsr/wrmsr: the engine executes those of EFER */
+#define EMU_AT_EXEC 0x400u   /* popcnt, pclmulqdq: the engine executes them (emu_insn.c) */
 
 struct emu_spot {
     uint64_t addr;

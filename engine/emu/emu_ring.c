@@ -68,6 +68,7 @@
 #define DESC_G (1u << 23)
 
 #define MSR_EFER 0xc0000080u
+#define EFER_NXE 0x800ull
 #define MSR_STAR 0xc0000081u
 #define MSR_LSTAR 0xc0000082u
 #define MSR_FMASK 0xc0000084u
@@ -239,6 +240,8 @@ int emu_exec_insn(struct vm *vm, enum emu_insn kind, uint64_t rip, unsigned len,
     }
     case EMU_INSN_WRMSR: {
         uint64_t v = (reg(uc, UC_X86_REG_RAX) & 0xffffffffu) | reg(uc, UC_X86_REG_RDX) << 32;
+        if (v & EFER_NXE)
+            return -2; /* Unicorn's CPU model drops NXE too, and cannot enforce it */
         uc_x86_msr m = {.rid = MSR_EFER, .value = v & ~1ull};
         uc_reg_write(uc, UC_X86_REG_MSR, &m);
         e->efer_sce = v & 1;
@@ -257,6 +260,9 @@ int emu_exec_insn(struct vm *vm, enum emu_insn kind, uint64_t rip, unsigned len,
         wreg(uc, UC_X86_REG_RIP, msr(uc, MSR_LSTAR));
         return -1;
     }
+    case EMU_INSN_POPCNT:
+    case EMU_INSN_PCLMUL:
+        return emu_exec_alu(vm, kind, rip, len, err);
     case EMU_INSN_SYSRET:
     case EMU_INSN_SYSRETL: {
         if (!e->efer_sce)
@@ -282,4 +288,101 @@ int emu_exec_insn(struct vm *vm, enum emu_insn kind, uint64_t rip, unsigned len,
     }
     wreg(uc, UC_X86_REG_RIP, rip + len);
     return -1;
+}
+
+unsigned emu_insn_flags(unsigned id, uint8_t b0)
+{
+    switch (id) {
+    case X86_INS_SYSCALL:
+        return EMU_AT_SYSCALL;
+    case X86_INS_SYSRET:
+        return EMU_AT_SYSRET;
+    case X86_INS_RDMSR:
+    case X86_INS_WRMSR:
+        return EMU_AT_MSR;
+    case X86_INS_POPCNT:
+    case X86_INS_PCLMULQDQ:
+        return EMU_AT_EXEC;
+    case X86_INS_ANDN:
+    case X86_INS_BEXTR:
+    case X86_INS_BLSI:
+    case X86_INS_BLSMSK:
+    case X86_INS_BLSR:
+    case X86_INS_BZHI:
+    case X86_INS_MULX:
+    case X86_INS_PDEP:
+    case X86_INS_PEXT:
+    case X86_INS_RORX:
+    case X86_INS_SARX:
+    case X86_INS_SHLX:
+    case X86_INS_SHRX:
+        return 0; /* VEX-encoded BMI1/BMI2: Unicorn runs them as the hardware does */
+    default:
+        /* in 64-bit mode c4/c5 always start a VEX prefix, 62 an EVEX one */
+        return b0 == 0xc4 || b0 == 0xc5 || b0 == 0x62 ? EMU_AT_VEX : 0;
+    }
+}
+
+int emu_insn_at(struct vm *vm, unsigned flags, uint64_t addr, unsigned size)
+{
+    /* (size) is 0 at an instruction QEMU cannot decode: look at 15 bytes */
+    size = 15;
+    const uint8_t *b = vm_gpa(vm, addr, size);
+    if (!b)
+        b = vm_gpa(vm, addr, size = 2);
+    if (!b)
+        return -1;
+    unsigned k = 0; /* the 0f opcode byte, after any prefixes */
+    while (k + 1 < size && b[k] != 0x0f)
+        k++;
+    if (flags & EMU_AT_SYSCALL)
+        return EMU_INSN_SYSCALL;
+    if (flags & EMU_AT_SYSRET)
+        return (b[0] & 0xf8) == 0x48 ? EMU_INSN_SYSRET : EMU_INSN_SYSRETL; /* REX.W: sysretq */
+    if (flags & EMU_AT_EXEC)
+        return b[k + 1] == 0xb8 ? EMU_INSN_POPCNT : EMU_INSN_PCLMUL; /* f3 0f b8, 66 0f 3a 44 */
+    /* rdmsr/wrmsr: only EFER's, in ring 0 (elsewhere QEMU raises #GP itself) */
+    if (emu_cpl(vm) != 0 || (uint32_t)reg(emu_of(vm)->uc, UC_X86_REG_RCX) != MSR_EFER)
+        return -1;
+    return b[k + 1] == 0x30 ? EMU_INSN_WRMSR : EMU_INSN_RDMSR; /* 0f 30, 0f 32 */
+}
+
+#define CR4_TSD 0x4u
+#define CR4_OSXSAVE (1u << 18)
+
+int emu_insn_raises(struct vm *vm, unsigned flags, const char *what)
+{
+    uc_engine *uc = emu_of(vm)->uc;
+    if (!(flags & (EMU_AT_HLT | EMU_AT_CONTRACT | EMU_AT_VEX)))
+        return -1;
+    uint64_t cr4 = reg(uc, UC_X86_REG_CR4);
+    /* AVX with CR4.OSXSAVE clear is #UD; pvrr's CPUID offers no XSAVE, so no
+     * guest can set it, on KVM or here */
+    if ((flags & EMU_AT_VEX) && !(cr4 & CR4_OSXSAVE))
+        return 6;
+    /* hlt, and rdtsc/rdtscp with CR4.TSD, outside ring 0: #GP(0) (a guest
+     * kernel emulates or refuses them) */
+    if (emu_cpl(vm) > 0 &&
+        ((flags & EMU_AT_HLT) ||
+         ((flags & EMU_AT_CONTRACT) && what && strncmp(what, "rdtsc", 5) == 0 && (cr4 & CR4_TSD))))
+        return 13;
+    return -1;
+}
+
+int emu_insn_unknown_to_unicorn(struct vm *vm, uint64_t rip)
+{
+    struct emu_engine *e = emu_of(vm);
+    const uint8_t *code = vm_gpa(vm, rip, 15);
+    cs_insn *insn = NULL;
+    if (!code || cs_disasm(e->cs, code, 15, rip, 1, &insn) != 1)
+        return 0;
+    unsigned flags = emu_insn_flags(insn->id, insn->bytes[0]) & EMU_AT_EXEC;
+    cs_free(insn, 1);
+    if (!flags || emu_spot_set(vm, rip, flags, NULL) < 0)
+        return 0;
+    /* the block that ends in it does not cover it (its decoded size stops
+     * before it), so drop its translation here: the guest ran there, so
+     * translating the address again changes nothing in the guest */
+    uc_ctl_remove_cache(e->uc, rip, rip + 1);
+    return 1;
 }

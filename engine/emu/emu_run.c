@@ -269,19 +269,10 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
             case X86_INS_HLT:
                 flags = EMU_AT_HLT;
                 break;
-            case X86_INS_SYSCALL:
-                flags = EMU_AT_SYSCALL;
-                break;
-            case X86_INS_SYSRET:
-                flags = EMU_AT_SYSRET;
-                break;
-            case X86_INS_RDMSR:
-            case X86_INS_WRMSR:
-                flags = EMU_AT_MSR;
-                break;
             default:
-                if (insn->bytes[0] == 0xc4 || insn->bytes[0] == 0xc5 || insn->bytes[0] == 0x62)
-                    flags = EMU_AT_VEX, what = "an AVX (VEX/EVEX-encoded) instruction";
+                flags = emu_insn_flags(insn->id, insn->bytes[0]);
+                if (flags & EMU_AT_VEX)
+                    what = "an AVX (VEX/EVEX-encoded) instruction";
                 break;
             }
             if (flags) {
@@ -373,16 +364,6 @@ static int is_bp(const struct emu_engine *e, uint64_t addr)
     return 0;
 }
 
-static uint64_t reg_of(uc_engine *uc, int id)
-{
-    uint64_t v = 0;
-    uc_reg_read(uc, id, &v);
-    return v;
-}
-
-#define CR4_TSD 0x4u
-#define MSR_EFER 0xc0000080u
-
 static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vm *vm = user;
@@ -417,12 +398,9 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
-    if ((flags & (EMU_AT_HLT | EMU_AT_CONTRACT)) && emu_cpl(vm) > 0 &&
-        ((flags & EMU_AT_HLT) || (s && s->what && strncmp(s->what, "rdtsc", 5) == 0 &&
-                                  (reg_of(uc, UC_X86_REG_CR4) & CR4_TSD)))) {
-        /* hlt, and rdtsc/rdtscp with CR4.TSD, outside ring 0: #GP(0), as
-         * hardware (a guest kernel emulates or refuses them) */
-        e->exc_vector = 13;
+    int vector = emu_insn_raises(vm, flags, s ? s->what : NULL);
+    if (vector >= 0) { /* raises an exception where Unicorn would run it or stop */
+        e->exc_vector = vector;
         e->exc_is_int = 0;
         e->exc_err_from = EMU_ERR_GIVEN;
         e->exc_err = 0;
@@ -477,26 +455,14 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
-    if (flags & (EMU_AT_SYSCALL | EMU_AT_SYSRET | EMU_AT_MSR)) {
-        /* Unicorn 2.0.1 runs syscall as a no-op and sysret as #UD, and drops
-         * EFER.SCE: the run loop executes these (emu_ring.c) */
-        const uint8_t *b = vm_gpa(vm, addr, 3);
-        if (!b)
-            return;
-        int rex_w = (b[0] & 0xf8) == 0x48;
-        if (flags & EMU_AT_SYSCALL) {
-            e->insn = EMU_INSN_SYSCALL;
-        } else if (flags & EMU_AT_SYSRET) {
-            e->insn = rex_w ? EMU_INSN_SYSRET : EMU_INSN_SYSRETL;
-        } else {
-            /* only EFER's, in ring 0 (elsewhere QEMU raises #GP itself) */
-            if (emu_cpl(vm) != 0 || (uint32_t)reg_of(uc, UC_X86_REG_RCX) != MSR_EFER)
-                return;
-            unsigned k = (b[0] & 0xf0) == 0x40;                           /* a REX prefix */
-            e->insn = b[k + 1] == 0x30 ? EMU_INSN_WRMSR : EMU_INSN_RDMSR; /* 0f 30, 0f 32 */
+    if (flags & (EMU_AT_SYSCALL | EMU_AT_SYSRET | EMU_AT_MSR | EMU_AT_EXEC)) {
+        /* instructions Unicorn 2.0.1 runs wrong: the run loop executes them */
+        int kind = emu_insn_at(vm, flags, addr, size);
+        if (kind >= 0) {
+            e->insn = kind;
+            e->insn_len = size;
+            stop_at(e, EMU_STOP_INSN, addr);
         }
-        e->insn_len = size;
-        stop_at(e, EMU_STOP_INSN, addr);
         return;
     }
 }
@@ -573,8 +539,17 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *user)
 
 static bool on_invalid(uc_engine *uc, void *user)
 {
-    (void)uc;
-    struct emu_engine *e = emu_of((struct vm *)user);
+    struct vm *vm = user;
+    struct emu_engine *e = emu_of(vm);
+    uint64_t rip = 0;
+    uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    if (emu_insn_unknown_to_unicorn(vm, rip)) {
+        /* QEMU ends a translation block before an instruction it cannot
+         * decode, so the code scan never saw it: mark it now and run again,
+         * and the spot's hook executes it */
+        stop_at(e, EMU_STOP_RESTART, rip);
+        return true;
+    }
     exception_stop(user, 6, EMU_ERR_DERIVE); /* #UD */
     e->stop = EMU_STOP_EXCEPTION;
     e->restart_rip = 0;
@@ -844,6 +819,15 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
         case EMU_STOP_INSN: {
             uint32_t xerr = 0;
             int vector = emu_exec_insn(vm, e->insn, rip, e->insn_len, &xerr);
+            if (vector == -2) {
+                set_fault(ev, ENGINE_FAULT_INTERNAL,
+                          "guest set EFER.NXE at rip 0x%" PRIx64
+                          ": the emulator (Unicorn 2.0.1) cannot enforce no-execute pages; not "
+                          "executed",
+                          rip);
+                ev->fault.addr = rip;
+                return;
+            }
             if (vector >= 0) { /* it raised an exception instead */
                 e->exc_vector = vector;
                 e->exc_is_int = 0;

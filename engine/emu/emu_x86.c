@@ -132,6 +132,25 @@ int emu_pte_chain(struct vm *vm, uint64_t va, uint64_t *ent[4])
     return n;
 }
 
+int emu_translate(struct vm *vm, uint64_t va, int write, int user, uint64_t *pa, unsigned *pf)
+{
+    if (walk(vm, va, write, 0, pa, pf) < 0) {
+        *pf |= user ? PF_U : 0;
+        return -1;
+    }
+    if (user) { /* every level must allow user access (and writes, whatever CR0.WP) */
+        uint64_t *ent[4];
+        int n = emu_pte_chain(vm, va, ent);
+        for (int i = 0; i < n; i++)
+            if (!(*ent[i] & 4u) || (write && !(*ent[i] & PTE_W))) {
+                *pf = PF_P | PF_U | (write ? PF_W : 0);
+                return -1;
+            }
+    }
+    walk(vm, va, write, 1, pa, pf); /* the accessed (dirty) bits, as the CPU sets them */
+    return 0;
+}
+
 int emu_page_ok(struct vm *vm, uint64_t va, int write)
 {
     uint64_t pa;

@@ -33,7 +33,15 @@ enum emu_insn {
     EMU_INSN_SYSCALL, /* syscall */
     EMU_INSN_SYSRET,  /* sysretq */
     EMU_INSN_SYSRETL, /* sysretl (to compatibility mode) */
+    EMU_INSN_POPCNT,  /* popcnt (offered by pvrr's CPUID, #UD on Unicorn's CPU model) */
+    EMU_INSN_PCLMUL,  /* pclmulqdq (likewise) */
 };
+
+/* ---- emu_insn.c ---- */
+
+/* Execute popcnt or pclmulqdq (kind) at (rip), (len) bytes long; as
+ * emu_exec_insn. A fault reading a memory operand sets CR2. */
+int emu_exec_alu(struct vm *vm, enum emu_insn kind, uint64_t rip, unsigned len, uint32_t *err);
 
 /* Check that the Unicorn library holds its CPU state in the layout of
  * Unicorn 2.0.1, which emu_ring.c changes directly. Returns 0, or -1 with a
@@ -43,8 +51,27 @@ int emu_ring_check(struct vm *vm, char *err, size_t errlen);
 /* Execute (kind) at (rip), (len) bytes long, as the architecture defines it
  * (EFER.SCE is the engine's: efer_sce). Returns -1 when it retired (rip and
  * registers updated), or the vector of the exception it raises instead with
- * its error code in (*err) (registers unchanged). */
+ * its error code in (*err) (registers unchanged); -2 if the emulator cannot
+ * execute it exactly (a wrmsr setting EFER.NXE: no-execute pages). */
 int emu_exec_insn(struct vm *vm, enum emu_insn kind, uint64_t rip, unsigned len, uint32_t *err);
+
+/* The spot flags (EMU_AT_*) the code scan gives capstone instruction (id)
+ * whose first byte is (b0): those the engine executes itself, and VEX/EVEX
+ * instructions other than BMI1/BMI2 (AVX: #UD on pvrr's CPU). */
+unsigned emu_insn_flags(unsigned id, uint8_t b0);
+
+/* At a spot with (flags) at (addr), (size) bytes long: the instruction
+ * (enum emu_insn) the engine executes now, or -1 if Unicorn runs it. */
+int emu_insn_at(struct vm *vm, unsigned flags, uint64_t addr, unsigned size);
+
+/* At a spot with (flags) (and for a contract break the instruction's name
+ * (what)): the vector of the exception the instruction raises in the current
+ * mode (hlt or rdtsc under CR4.TSD outside ring 0: #GP; AVX: #UD), or -1. */
+int emu_insn_raises(struct vm *vm, unsigned flags, const char *what);
+
+/* If the instruction at (rip), which QEMU found invalid, is one the engine
+ * executes itself: mark its spot and return 1 (run again from rip); else 0. */
+int emu_insn_unknown_to_unicorn(struct vm *vm, uint64_t rip);
 
 /* Load CS (and with (load_ss) SS) with selector and hidden part (QEMU's
  * descriptor flags: the descriptor's high dword), the CPL following SS's
@@ -71,6 +98,11 @@ int emu_is_soft_int(const struct vm *vm, int vector, uint64_t rip);
 /* 1 if a supervisor (write) access to (va) passes the guest's page tables,
  * 0 if it raises #PF. */
 int emu_page_ok(struct vm *vm, uint64_t va, int write);
+
+/* Translate (va) for a (write) access from user mode (user) or the kernel:
+ * 0 with the guest-physical address in (*pa) and the accessed (dirty) bits
+ * set, or -1 with the #PF error code in (*pf). */
+int emu_translate(struct vm *vm, uint64_t va, int write, int user, uint64_t *pa, unsigned *pf);
 
 /* The page-table entries (at most 4) that map (va): pointers into RAM. */
 int emu_pte_chain(struct vm *vm, uint64_t va, uint64_t *ent[4]);
