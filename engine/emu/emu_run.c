@@ -820,11 +820,11 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
             uint32_t xerr = 0;
             int vector = emu_exec_insn(vm, e->insn, rip, e->insn_len, &xerr);
             if (vector == -2) {
-                set_fault(ev, ENGINE_FAULT_INTERNAL,
-                          "guest set EFER.NXE at rip 0x%" PRIx64
-                          ": the emulator (Unicorn 2.0.1) cannot enforce no-execute pages; not "
-                          "executed",
-                          rip);
+                engine_fault(ev, ENGINE_FAULT_INTERNAL,
+                             "guest set EFER.NXE at rip 0x%" PRIx64
+                             ": the emulator (Unicorn 2.0.1) cannot enforce no-execute pages; not "
+                             "executed",
+                             rip);
                 ev->fault.addr = rip;
                 return;
             }
