@@ -63,6 +63,7 @@ static int emu_create(struct vm *vm, char *err, size_t errlen)
         return -1;
     }
     vm->engine = e;
+    e->vm = vm;
     uc_err ue = uc_open(UC_ARCH_X86, UC_MODE_64, &e->uc);
     if (ue != UC_ERR_OK) {
         e->uc = NULL;

@@ -90,6 +90,7 @@ struct emu_cpu_state {
 };
 
 struct emu_engine {
+    struct vm *vm; /* the machine (the block hook's user data is the engine) */
     uc_engine *uc;
     csh cs;        /* capstone, no detail: lengths and ids */
     csh cs_detail; /* capstone with operand detail (page-fault error codes) */
@@ -112,11 +113,11 @@ struct emu_engine {
     size_t nw, capw;
 
     /* instruction counting */
-    uint64_t count;     /* instructions retired since boot (at block starts: incl. this block) */
-    uint64_t cur_start; /* count at the start of the current block */
-    struct emu_block *cur;
-    uint64_t limit; /* stop when count reaches this (UINT64_MAX: none) */
-    uint64_t armed; /* the EMU_AT_STOP address armed for limit, or 0 */
+    uint64_t count;         /* instructions retired since boot (inside a block: incl. all of it) */
+    struct emu_block *cur;  /* the block running, while its count is count - cur->icount */
+    struct emu_block *last; /* the block hook's one-entry cache: the block it counted last */
+    uint64_t limit;         /* stop when count reaches this (UINT64_MAX: none) */
+    uint64_t armed;         /* the EMU_AT_STOP address armed for limit, or 0 */
 
     /* the current uc_emu_start */
     enum emu_stop stop;

@@ -55,6 +55,7 @@ static struct emu_block *block_put(struct emu_engine *e, struct emu_block b)
         e->capblocks = cap;
         e->cur = NULL; /* pointers into the old table are gone */
     }
+    e->last = NULL; /* the hot path's one-entry cache may point at the slot */
     size_t i = hash_addr(b.addr, e->capblocks);
     while (e->blocks[i].off && e->blocks[i].addr != b.addr)
         i = (i + 1) & (e->capblocks - 1);
@@ -106,6 +107,13 @@ static uint32_t index_in(const struct emu_block *b, uint64_t addr)
     return b->icount;
 }
 
+/* The count at the start of the current block (e->cur set: the block hook
+ * added its length, and no stop has fixed the count inside it yet). */
+static inline uint64_t cur_start(const struct emu_engine *e)
+{
+    return e->count - e->cur->icount;
+}
+
 /* Stop the guest before the instruction at (addr) inside the current block:
  * the count is the block's start plus the instructions before it. */
 static void stop_at(struct emu_engine *e, enum emu_stop why, uint64_t addr)
@@ -113,7 +121,8 @@ static void stop_at(struct emu_engine *e, enum emu_stop why, uint64_t addr)
     e->stop = why;
     e->restart_rip = addr;
     if (e->cur)
-        e->count = e->cur_start + index_in(e->cur, addr);
+        e->count = cur_start(e) + index_in(e->cur, addr);
+    e->cur = NULL; /* the count is final: later hooks of this block leave it (trap 9) */
     uc_emu_stop(e->uc);
 }
 
@@ -256,10 +265,33 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
 
 /* ---- hooks ---- */
 
+static void on_block_slow(uc_engine *uc, uint64_t addr, uint32_t size, struct vm *vm);
+
+/* The block hook: runs before every translation block the guest executes, so
+ * it is the engine's hot path (spin's loop is one 6-instruction block). A
+ * block seen last time with nothing pending and no limit within it only adds
+ * its length; everything else is on_block_slow, kept out of line so this
+ * stays a few compares. */
 static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    struct vm *vm = user;
+    struct emu_engine *e = user;
+    struct emu_block *b = e->last;
+    if (__builtin_expect(b && addr == b->addr && size == b->size &&
+                             !(e->stop | e->io_pending | e->kicked) &&
+                             e->count + b->icount <= e->limit,
+                         1)) {
+        e->count += b->icount;
+        e->cur = b;
+        return;
+    }
+    on_block_slow(uc, addr, size, e->vm);
+}
+
+__attribute__((noinline)) static void on_block_slow(uc_engine *uc, uint64_t addr, uint32_t size,
+                                                    struct vm *vm)
+{
     struct emu_engine *e = emu_of(vm);
+    e->last = NULL;
     if (e->stop) { /* a stop is pending: this block does not run */
         if (!e->restart_rip && e->stop != EMU_STOP_EXCEPTION)
             e->restart_rip = addr;
@@ -309,9 +341,9 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
             }
         }
     }
-    e->cur = b;
-    e->cur_start = e->count;
     e->count += b->icount;
+    e->cur = b;
+    e->last = b;
 }
 
 static int is_bp(const struct emu_engine *e, uint64_t addr)
@@ -346,7 +378,7 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
-    uint64_t here = e->cur ? e->cur_start + index_in(e->cur, addr) : e->count;
+    uint64_t here = e->cur ? cur_start(e) + index_in(e->cur, addr) : e->count;
     if ((flags & EMU_AT_STOP) && here >= e->limit) {
         stop_at(e, EMU_STOP_LIMIT, addr);
         return;
@@ -384,9 +416,9 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
                   "wait)",
                   addr);
         ev->fault.addr = addr;
+        uint64_t after = e->cur ? cur_start(e) + index_in(e->cur, addr) + 1 : e->count;
         stop_at(e, EMU_STOP_EVENT, addr + 1); /* as KVM: rip after the hlt */
-        if (e->cur)
-            e->count = e->cur_start + index_in(e->cur, addr) + 1;
+        e->count = after;
         return;
     }
     if (flags & EMU_AT_STRIO) {
@@ -472,7 +504,8 @@ static void exception_stop(struct vm *vm, int vector)
     e->exc_vector = vector;
     e->exc_is_int = emu_is_soft_int(vm, vector, rip);
     if (e->cur)
-        e->count = e->cur_start + index_in(e->cur, rip);
+        e->count = cur_start(e) + index_in(e->cur, rip);
+    e->cur = NULL;
 }
 
 static void on_intr(uc_engine *uc, uint32_t intno, void *user)
@@ -601,7 +634,7 @@ int emu_hooks_init(struct vm *vm)
     /* no "until" address: a jump to 0 must fault, not end the run */
     if (uc_ctl_exits_enable(uc) != UC_ERR_OK)
         return -1;
-    if (uc_hook_add(uc, &e->h_block, UC_HOOK_BLOCK, (void *)on_block, vm, 1, 0) != UC_ERR_OK ||
+    if (uc_hook_add(uc, &e->h_block, UC_HOOK_BLOCK, (void *)on_block, e, 1, 0) != UC_ERR_OK ||
         uc_hook_add(uc, &e->h_out, UC_HOOK_INSN, (void *)on_out, vm, 1, 0, UC_X86_INS_OUT) !=
             UC_ERR_OK ||
         uc_hook_add(uc, &e->h_in, UC_HOOK_INSN, (void *)on_in, vm, 1, 0, UC_X86_INS_IN) !=
@@ -626,6 +659,7 @@ void emu_run_free(struct vm *vm)
     free(e->spots);
     e->blocks = NULL;
     e->spots = NULL;
+    e->last = e->cur = NULL;
     e->capblocks = e->nblocks = e->capspots = e->nspots = 0;
 }
 
