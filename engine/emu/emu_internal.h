@@ -37,10 +37,11 @@
 #define EMU_AT_IO_AFTER 0x01u /* the instruction after an `in`/`out` */
 #define EMU_AT_CONTRACT 0x02u /* rdtsc, rdtscp, rdrand, rdseed */
 #define EMU_AT_HLT 0x04u
-#define EMU_AT_STRIO 0x08u /* ins/outs: string I/O */
+#define EMU_AT_STRIO 0x08u /* ins/outs: string I/O (EMU_AT_STRIO_OUT: outs) */
 #define EMU_AT_BP 0x10u    /* an execution breakpoint */
 #define EMU_AT_STOP 0x20u  /* the instruction a counted run stops before */
 #define EMU_AT_SYSCALL 0x40u
+#define EMU_AT_STRIO_OUT 0x100u
 #define EMU_AT_VEX 0x80u /* a VEX/EVEX (AVX) instruction: Unicorn 2.0.1 runs it wrong (trap 7) */
 
 struct emu_spot {
@@ -147,8 +148,14 @@ struct emu_engine {
     int triple;
     volatile sig_atomic_t kicked;
 
+    /* a string I/O instruction (ins/outs) began: 1 | is_out << 1; reported
+     * with size 0 at the instruction after it, its port I/O hook calls ignored */
+    int strio;
+    uint16_t strio_port;
+
     /* written pages: RAM as of the last dirty_collect */
     uint8_t *shadow;
+    int shadow_stale; /* cpu_restore ran: the next run takes RAM as the shadow */
 };
 
 static inline struct emu_engine *emu_of(const struct vm *vm)
@@ -167,6 +174,8 @@ void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
 void emu_watch_hooks(struct vm *vm);
 /* Forget the decoded blocks and hooks' bookkeeping (destroy). */
 void emu_run_free(struct vm *vm);
+/* Take RAM as it is as the written-pages shadow (emu.c; after a restore). */
+void emu_shadow_sync(struct vm *vm);
 /* Drop cached address translations after RAM (page tables) changed under Unicorn. */
 void emu_flush_tlb(struct vm *vm);
 

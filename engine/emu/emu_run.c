@@ -221,9 +221,19 @@ static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t siz
             case X86_INS_OUTSD:
             case X86_INS_INSB:
             case X86_INS_INSW:
-            case X86_INS_INSD:
-                flags = EMU_AT_STRIO;
+            case X86_INS_INSD: {
+                /* string I/O: noted at the instruction (each rep iteration),
+                 * reported once it completed, at the instruction after it */
+                unsigned out = insn->id == X86_INS_OUTSB || insn->id == X86_INS_OUTSW ||
+                               insn->id == X86_INS_OUTSD;
+                int rc = emu_spot_set(vm, insn->address,
+                                      EMU_AT_STRIO | (out ? EMU_AT_STRIO_OUT : 0), NULL);
+                if (rc > 0)
+                    *added = 1;
+                flags = EMU_AT_IO_AFTER;
+                at = insn->address + insn->size;
                 break;
+            }
             case X86_INS_RDTSC:
                 flags = EMU_AT_CONTRACT, what = "rdtsc";
                 break;
@@ -378,6 +388,15 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
+    if (e->strio && (flags & EMU_AT_IO_AFTER)) { /* a string I/O instruction completed */
+        ev->kind = ENGINE_EV_HYPERCALL;
+        ev->io.port = e->strio_port;
+        ev->io.size = 0;
+        ev->io.is_out = (uint8_t)(e->strio >> 1);
+        e->strio = 0;
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
     uint64_t here = e->cur ? cur_start(e) + index_in(e->cur, addr) : e->count;
     if ((flags & EMU_AT_STOP) && here >= e->limit) {
         stop_at(e, EMU_STOP_LIMIT, addr);
@@ -422,19 +441,10 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         return;
     }
     if (flags & EMU_AT_STRIO) {
-        const uint8_t *b = vm_gpa(vm, addr, 16);
-        unsigned k = 0;
-        while (
-            b && k < 15 &&
-            (b[k] == 0x66 || b[k] == 0x67 || b[k] == 0xf2 || b[k] == 0xf3 || (b[k] & 0xf0) == 0x40))
-            k++;
         uint64_t dx = 0;
         uc_reg_read(uc, UC_X86_REG_RDX, &dx);
-        ev->kind = ENGINE_EV_HYPERCALL;
-        ev->io.port = (uint16_t)dx;
-        ev->io.size = 0;
-        ev->io.is_out = b && (b[k] == 0x6e || b[k] == 0x6f);
-        stop_at(e, EMU_STOP_EVENT, addr);
+        e->strio = 1 | ((flags & EMU_AT_STRIO_OUT) ? 2 : 0);
+        e->strio_port = (uint16_t)dx;
         return;
     }
     if (flags & EMU_AT_SYSCALL) {
@@ -453,6 +463,8 @@ static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void 
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
+    if (e->strio) /* part of a string I/O instruction: reported when it completes */
+        return;
     e->io_pending = 1;
     e->io_port = (uint16_t)port;
     e->io_size = (uint8_t)size;
@@ -464,6 +476,8 @@ static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *user)
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
+    if (e->strio)
+        return 0xffffffffu;
     e->io_pending = 1;
     e->io_port = (uint16_t)port;
     e->io_size = (uint8_t)size;
@@ -716,6 +730,8 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
         emu_spot_clear(vm, e->armed, EMU_AT_STOP);
         e->armed = 0;
     }
+    if (e->shadow_stale)
+        emu_shadow_sync(vm);
     uint64_t rip = reg(uc, UC_X86_REG_RIP);
     if (e->triple) {
         set_fault(ev, ENGINE_FAULT_TRIPLE,
@@ -791,6 +807,7 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
             return;
         case EMU_STOP_EXCEPTION: {
             int vector = e->exc_vector;
+            e->strio = 0; /* a string I/O that faulted is not reported */
             if (emu_deliver(vm, vector, e->exc_is_int, rip, ev) < 0) {
                 e->triple = 1;
                 return; /* ev: the triple fault */
