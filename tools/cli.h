@@ -72,11 +72,17 @@ int cli_linux_extract_program(const char *log, const char *cmdline, const char *
 /* Free what cli_linux_prepare allocated. */
 void cli_linux_free(struct run_opts *o);
 
-/* Report how the guest stopped on stderr (nothing for a plain exit). */
-void cli_report_stop(const struct monitor *m);
+/* Report how the guest stopped on stderr (nothing for a plain exit); the
+ * first "rip 0x..." of the report is named as a function and file:line of
+ * the guest image (elf, len) where its symbols say. */
+void cli_report_stop(const struct monitor *m, const void *elf, size_t len);
 
 /* Install SIGINT/SIGTERM handlers that set *flag (no SA_RESTART). */
 void cli_catch_interrupts(volatile int *flag);
+/* While (vm) is set, SIGINT/SIGTERM also kick it (vm_kick): an engine with no
+ * system call for the signal to interrupt (the emulator) stops at once. Set
+ * it to NULL before the machine is destroyed. */
+void cli_interrupt_kicks(struct vm *vm);
 
 struct pvlog_reader;
 struct pvlog_event;

@@ -6,6 +6,7 @@
 
 #include "formats/elf.h"
 #include "formats/file.h"
+#include "formats/symbolize.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -234,12 +235,21 @@ int cli_read_elf(const char *path, void **buf, size_t *len)
 }
 
 static volatile int *interrupt_flag;
+static struct vm *volatile interrupt_vm;
 
 static void on_interrupt(int sig)
 {
     (void)sig;
     if (interrupt_flag)
         *interrupt_flag = 1;
+    struct vm *vm = interrupt_vm;
+    if (vm)
+        vm_kick(vm);
+}
+
+void cli_interrupt_kicks(struct vm *vm)
+{
+    interrupt_vm = vm;
 }
 
 void cli_catch_interrupts(volatile int *flag)
@@ -253,10 +263,23 @@ void cli_catch_interrupts(volatile int *flag)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-void cli_report_stop(const struct monitor *m)
+void cli_report_stop(const struct monitor *m, const void *elf, size_t len)
 {
-    if (m->stop.reason != MON_EXIT)
-        fprintf(stderr, "pvrr: %s\n", m->stop.msg);
+    if (m->stop.reason == MON_EXIT)
+        return;
+    fprintf(stderr, "pvrr: %s\n", m->stop.msg);
+    const char *at = strstr(m->stop.msg, "rip 0x");
+    if (!at || !elf)
+        return;
+    uint64_t rip = strtoull(at + 6, NULL, 16);
+    struct pvrr_sym *sym = NULL;
+    char err[256], loc[256];
+    struct pvrr_symloc l;
+    if (pvrr_sym_open(&sym, elf, len, err, sizeof err) == 0 && pvrr_sym_lookup(sym, rip, &l) == 0) {
+        pvrr_sym_format(sym, rip, loc, sizeof loc);
+        fprintf(stderr, "pvrr: rip 0x%llx is in %s\n", (unsigned long long)rip, loc);
+    }
+    pvrr_sym_close(sym);
 }
 
 int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path);
@@ -287,6 +310,7 @@ int cmd_run(int argc, char **argv)
     static volatile int interrupted;
     m.interrupt = &interrupted;
     cli_catch_interrupts(&interrupted);
+    cli_interrupt_kicks(&m.vm);
     int status;
     if (o.gdb_addr) {
         monitor_kick_every(&m, 50);
@@ -296,7 +320,8 @@ int cmd_run(int argc, char **argv)
             monitor_kick_every(&m, 50);
         status = monitor_run(&m);
     }
-    cli_report_stop(&m);
+    cli_report_stop(&m, elf, len);
+    cli_interrupt_kicks(NULL);
     monitor_fini(&m);
     free(elf);
     cli_linux_free(&o);

@@ -106,6 +106,7 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
     struct recorder rec;
     recorder_attach(&rec, &m, w);
     m.interrupt = &interrupted;
+    cli_interrupt_kicks(&m.vm);
     if (o->cfg.timeout_s > 0)
         monitor_kick_every(&m, 50);
     int status = monitor_run(&m);
@@ -119,11 +120,12 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
         rc = PVRR_EXIT_ERROR;
     }
     if (m.stop.reason != MON_EXIT && out_fd == STDOUT_FILENO)
-        cli_report_stop(&m);
+        cli_report_stop(&m, elf, len);
     *failed = m.stop.reason == MON_PANIC || m.stop.reason == MON_FAULT ||
               (m.stop.reason == MON_EXIT && status != 0);
     if (out_fd != STDOUT_FILENO && *failed)
-        cli_report_stop(&m);
+        cli_report_stop(&m, elf, len);
+    cli_interrupt_kicks(NULL);
     monitor_fini(&m);
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * emu_internal.h - the emulator engine's private state, shared by its files
  * (emu.c: the machine, CPU state, save/restore, breakpoint and watch lists,
- * written pages; emu_run.c: running, the code scan, exact stops, exception
- * delivery). Nothing outside engine/emu/ includes this or <unicorn/unicorn.h>.
+ * written pages; emu_scan.c: the code scan; emu_run.c: hooks, running,
+ * exact stops; emu_x86.c: exception delivery, page walks). Nothing outside engine/emu/ includes this or <unicorn/unicorn.h>.
  *
  * The engine runs the guest on Unicorn 2.0.1 (QEMU's TCG). How it gets exact
  * behaviour out of it (../shared/emulator.md lists the traps):
@@ -163,17 +163,33 @@ static inline struct emu_engine *emu_of(const struct vm *vm)
     return vm->engine;
 }
 
+/* emu_scan.c */
+/* The decoded block at (addr), or NULL. */
+struct emu_block *emu_block_find(struct emu_engine *e, uint64_t addr);
+/* Decode the block [addr, addr+size) once: its instruction offsets, and code
+ * hooks where the guest must stop exactly. Returns the block (NULL: out of
+ * memory), with (*added) set if a new hook was added (the block must be
+ * translated again). */
+struct emu_block *emu_block_decode(struct vm *vm, uint64_t addr, uint32_t size, int *added);
+/* The special address (addr), or NULL. */
+struct emu_spot *emu_spot_find(struct emu_engine *e, uint64_t addr);
+/* Mark (addr) with (flags) and give it a code hook (emu_on_spot); drop
+ * translated code there. Returns 1 if a hook was added, 0 if (addr) had one,
+ * -1 on failure. */
+int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what);
+/* Clear (flags) of the special address (addr) (its hook stays). */
+void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
+/* Forget the decoded blocks and special addresses (destroy). */
+void emu_run_free(struct vm *vm);
+
 /* emu_run.c */
+/* The code hook of every special address. */
+void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
 void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
 /* Install the hooks the run loop needs (called once by create). Returns -1 on failure. */
 int emu_hooks_init(struct vm *vm);
-/* Mark (addr) with (flags) and give it a code hook; drop translated code there. */
-int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what);
-void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
 /* Install or remove the memory and per-instruction hooks as the watch list needs. */
 void emu_watch_hooks(struct vm *vm);
-/* Forget the decoded blocks and hooks' bookkeeping (destroy). */
-void emu_run_free(struct vm *vm);
 /* Take RAM as it is as the written-pages shadow (emu.c; after a restore). */
 void emu_shadow_sync(struct vm *vm);
 /* Drop cached address translations after RAM (page tables) changed under Unicorn. */

@@ -183,12 +183,14 @@ static void expect_panic(const char *guest, const char *cmd, const char *want, c
     struct engine_event ev;
     CU_ASSERT_EQUAL_FATAL(boot(&g, guest, cmd), 0);
     int ended = run_to_end(&g, &ev);
-    if (!ended && strcmp(cmd, "bp") == 0 && strcmp(engine, "emu") != 0 &&
-        ev.kind == ENGINE_EV_FAULT && ev.fault.kind == ENGINE_FAULT_INTERNAL) {
-        /* a host whose KVM cannot deliver int3 (../shared/platform.md: the
-         * nested PVM KVM): the engine must say so, naming int3 */
+    if (!ended && (strcmp(cmd, "bp") == 0 || strcmp(cmd, "avx") == 0) &&
+        strcmp(engine, "emu") != 0 && ev.kind == ENGINE_EV_FAULT &&
+        ev.fault.kind == ENGINE_FAULT_INTERNAL) {
+        /* a host whose KVM cannot deliver int3 or emulates VEX instructions
+         * (../shared/platform.md: the nested PVM KVM): an internal error that
+         * says so, not a wrong report */
         fprintf(stderr, "\n  %s %s: %s (host limitation) ", guest, cmd, ev.fault.msg);
-        CU_ASSERT_PTR_NOT_NULL(strstr(ev.fault.msg, "int3"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ev.fault.msg, strcmp(cmd, "bp") == 0 ? "int3" : "emulation"));
         vm_destroy(&g.vm);
         return;
     }
@@ -213,6 +215,11 @@ static void test_fault_reports(void)
     expect_panic("fault", "gp", "exception #GP (13) at rip 0x", "error 0x0");
     expect_panic("fault", "past-ram", "exception #PF (14) at rip 0x", "error 0x0");
     expect_panic("fault", "bp", "exception #BP (3) at rip 0x", NULL);
+    /* a fetch from an address the page tables do not map, past RAM */
+    expect_panic("hostile", "wild-jump", "exception #PF (14) at rip 0x7000000000",
+                 "cr2 0x7000000000 error 0x0");
+    /* VEX with CR4.OSXSAVE clear: #UD (Unicorn 2.0.1 would run it as SSE, trap 7) */
+    expect_panic("hostile", "avx", "exception #UD (6) at rip 0x", NULL);
     expect_panic("hostile", "stackoverflow", "exception #PF (14) at rip 0x",
                  "error 0x2: stack overflow (the guard page below the stack)");
 }
@@ -629,9 +636,11 @@ static int end_state(const char *name, const char *guest, const char *cmdline, u
  * move between engines, issue 10). */
 static void test_same_end_state_as_emu(void)
 {
-    static const char *runs[][2] = {
-        {"hello", "a b"}, {"kvstore", ""}, {"fault", "null"},     {"fault", "div0"},
-        {"fault", "ud"},  {"fault", "gp"}, {"fault", "past-ram"}, {"hostile", "stackoverflow"}};
+    static const char *runs[][2] = {{"hello", "a b"},        {"kvstore", ""},
+                                    {"fault", "null"},       {"fault", "div0"},
+                                    {"fault", "ud"},         {"fault", "gp"},
+                                    {"fault", "past-ram"},   {"hostile", "stackoverflow"},
+                                    {"hostile", "wild-jump"}};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         static char out[2][65536];
         static char what[2][PVRR_PANIC_MAX + 300];
