@@ -19,11 +19,19 @@ Scenarios:
              "rc_func": "hash_key", "rc_far_func": "verify"}:
             reverse-stepi / reverse-next / reverse-continue latencies at P
             positions spread over the recording, then `monitor checkpoints`.
+  revspin   {"positions": P, "rsteps": R, "stretch_s": S, "bound_s": B, "budget_s": T}:
+            positions inside one long hypercall-free stretch (the `spin` guest's
+            loop), each reached by `continue` interrupted (SIGINT, as ^C) after
+            S/(P+1) s; R timed `reverse-stepi` at each. An operation still
+            running after B s is interrupted and counted as "over the bound";
+            the scenario stops there, and after the position where T s are spent.
 """
 import json
 import math
 import os
 import re
+import signal
+import threading
 import time
 import traceback
 
@@ -194,6 +202,82 @@ def scenario_reverse():
         RESULT["errors"].append("monitor checkpoints: unexpected output %r" % out[:200])
 
 
+def interrupted_after(secs, cmd):
+    """Run gdb command (cmd), sending ourselves SIGINT (gdb interrupts the
+    target as for ^C) if it still runs after (secs). Returns (seconds, 1 if
+    the interrupt was sent, output or error text)."""
+    done = threading.Event()
+
+    def fire():
+        if not done.wait(secs):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    t = threading.Thread(target=fire, daemon=True)
+    t0 = time.perf_counter()
+    t.start()
+    try:
+        out = gdb.execute(cmd, to_string=True)
+    except gdb.error as e:
+        out = "error: %s" % e
+    finally:
+        dt = time.perf_counter() - t0
+        fired = not done.is_set() and dt >= secs
+        done.set()
+        t.join()
+    return dt, fired, out
+
+
+def scenario_revspin():
+    npos = int(CFG.get("positions", 10))
+    rsteps = int(CFG.get("rsteps", 10))
+    stretch = float(CFG["stretch_s"])
+    bound = float(CFG.get("bound_s", 60))
+    budget = float(CFG.get("budget_s", 1e9))
+    t_start = time.perf_counter()
+    gdb.execute("break main", to_string=True)
+    gdb.execute("continue", to_string=True)
+    gdb.execute("delete", to_string=True)
+    start = None
+    samples, per_pos, over = [], [], 0
+    for i in range(npos):
+        dt, fired, out = interrupted_after(stretch / (npos + 1), "continue")
+        w = when()
+        info = {"when": w}
+        per_pos.append(info)
+        if start is None:
+            start = w  # every position lies in this interval: no hypercall in between
+            RESULT["start"] = w
+        if not fired or ended() or event_of(w) != event_of(start):
+            RESULT["errors"].append("position %d is not inside the stretch: %s (%s)" %
+                                    (i, w, out.strip()[-200:]))
+            break
+        mine = []
+        for _ in range(rsteps):
+            if mine and time.perf_counter() - t_start > budget:
+                break
+            dt, fired, out = interrupted_after(bound, "reverse-stepi")
+            if fired or out.startswith("error"):
+                over += 1
+                info["over_bound"] = out.strip()[-200:]
+                break
+            mine.append(dt)
+        info["reverse_stepi_ms"] = [x * 1e3 for x in mine]
+        samples += mine
+        if over:
+            break
+        if time.perf_counter() - t_start > budget:
+            RESULT["budget_spent_after"] = i + 1
+            break
+    RESULT["positions"] = per_pos
+    RESULT["over_bound"] = over
+    RESULT["samples"] = samples
+    if samples:
+        RESULT["reverse_stepi"] = {"n": len(samples), "p50": pct(samples, 50),
+                                   "p95": pct(samples, 95), "max": max(samples)}
+    out = monitor("checkpoints")
+    RESULT["checkpoints_text"] = out.splitlines()[0] if out else ""
+
+
 def reverse_continue_runs(func, hits):
     """At each late position: break FUNC, continue to it (hits) times, delete,
     go ~rc_delta events (about 0.3 s of guest time) further, break FUNC again
@@ -246,6 +330,8 @@ def main():
             scenario_continue()
         elif what == "reverse":
             scenario_reverse()
+        elif what == "revspin":
+            scenario_revspin()
         else:
             RESULT["errors"].append("unknown scenario %r" % what)
     except Exception:  # report, do not hide: bench/run counts it as a crash

@@ -73,7 +73,8 @@ static int base_update(struct ck_store *s)
 }
 
 /* A checkpoint of the CPU and s->base; NULL if out of memory. */
-static struct checkpoint *ck_new(struct ck_store *s, uint64_t event, uint64_t chain)
+static struct checkpoint *ck_new(struct ck_store *s, uint64_t event, uint64_t chain, int mid,
+                                 uint64_t base_icount)
 {
     struct checkpoint *c = calloc(1, sizeof *c + vm_cpu_state_size(s->vm));
     if (c && !(c->pages = malloc(s->npages * sizeof *c->pages))) {
@@ -84,6 +85,9 @@ static struct checkpoint *ck_new(struct ck_store *s, uint64_t event, uint64_t ch
         return NULL;
     c->event = event;
     c->chain = chain;
+    c->icount = s->vm->ops->insn_count ? s->vm->ops->insn_count(s->vm) : 0;
+    c->base_icount = base_icount;
+    c->mid = mid;
     vm_cpu_save(s->vm, c->cpu);
     for (uint64_t p = 0; p < s->npages; p++)
         c->pages[p] = page_ref(s->base[p]);
@@ -103,6 +107,7 @@ int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain)
 {
     memset(s, 0, sizeof *s);
     s->vm = vm;
+    s->by_count = (vm->ops->caps & ENGINE_CAP_INSN_COUNT) && vm->ops->insn_count;
     s->npages = vm->mem_size / PAGE;
     s->base = calloc(s->npages, sizeof *s->base);
     s->cap = 64;
@@ -119,7 +124,7 @@ int ck_init(struct ck_store *s, struct vm *vm, uint64_t chain)
         if (!s->base[p])
             goto fail;
     }
-    s->ck[0] = ck_new(s, 0, chain);
+    s->ck[0] = ck_new(s, 0, chain, 0, vm->ops->insn_count ? vm->ops->insn_count(vm) : 0);
     if (!s->ck[0])
         goto fail;
     s->n = 1;
@@ -141,9 +146,16 @@ void ck_fini(struct ck_store *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Where checkpoint (c) lies on the store's axis: its instruction count on an
+ * engine that counts them, else its event. */
+static uint64_t ck_key(const struct ck_store *s, const struct checkpoint *c)
+{
+    return s->by_count ? c->icount : c->event;
+}
+
 /* Keep checkpoint 0, the one at (center) (the newest taken: where the user is
- * working) and, on each side of it, at most two per band [2^j, 2^(j+1)) of event
- * distance from it, preferring the nearer ones. */
+ * working) and, on each side of it, at most two per band [2^j, 2^(j+1)) of
+ * distance from it (ck_key), preferring the nearer ones. */
 static void thin(struct ck_store *s, uint64_t center)
 {
     if (s->n < 4)
@@ -161,7 +173,7 @@ static void thin(struct ck_store *s, uint64_t center)
     /* insertion sort by distance from the center (n is small) */
     for (size_t i = 1; i < s->n; i++) {
         for (size_t j = i; j > 0; j--) {
-            uint64_t ea = s->ck[order[j - 1]]->event, eb = s->ck[order[j]]->event;
+            uint64_t ea = ck_key(s, s->ck[order[j - 1]]), eb = ck_key(s, s->ck[order[j]]);
             uint64_t da = ea > center ? ea - center : center - ea;
             uint64_t db = eb > center ? eb - center : center - eb;
             if (da <= db)
@@ -173,7 +185,7 @@ static void thin(struct ck_store *s, uint64_t center)
     }
     for (size_t o = 0; o < s->n; o++) {
         size_t i = order[o];
-        uint64_t e = s->ck[i]->event;
+        uint64_t e = ck_key(s, s->ck[i]);
         uint64_t d = e > center ? e - center : center - e;
         int side = e > center;
         int band = d == 0 ? 0 : 64 - __builtin_clzll(d);
@@ -197,12 +209,14 @@ static void thin(struct ck_store *s, uint64_t center)
     free(order);
 }
 
-int ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
+int ck_take(struct ck_store *s, uint64_t event, uint64_t chain, int mid, uint64_t base_icount)
 {
+    uint64_t icount = s->vm->ops->insn_count ? s->vm->ops->insn_count(s->vm) : 0;
     size_t i = s->n;
-    while (i > 0 && s->ck[i - 1]->event > event)
+    while (i > 0 && (s->ck[i - 1]->event > event ||
+                     (s->ck[i - 1]->event == event && s->ck[i - 1]->icount > icount)))
         i--;
-    if (i > 0 && s->ck[i - 1]->event == event)
+    if (i > 0 && s->ck[i - 1]->event == event && s->ck[i - 1]->icount == icount)
         return 0;
     if (s->n == s->cap) {
         struct checkpoint **nck = realloc(s->ck, s->cap * 2 * sizeof *s->ck);
@@ -213,13 +227,13 @@ int ck_take(struct ck_store *s, uint64_t event, uint64_t chain)
     }
     if (base_update(s) < 0)
         return -1;
-    struct checkpoint *c = ck_new(s, event, chain);
+    struct checkpoint *c = ck_new(s, event, chain, mid, base_icount);
     if (!c)
         return -1;
     memmove(&s->ck[i + 1], &s->ck[i], (s->n - i) * sizeof *s->ck);
     s->ck[i] = c;
     s->n++;
-    thin(s, event);
+    thin(s, ck_key(s, c));
     return 0;
 }
 
@@ -227,6 +241,26 @@ const struct checkpoint *ck_find(const struct ck_store *s, uint64_t event)
 {
     const struct checkpoint *best = s->ck[0];
     for (size_t i = 0; i < s->n && s->ck[i]->event <= event; i++)
+        best = s->ck[i];
+    return best;
+}
+
+const struct checkpoint *ck_find_base(const struct ck_store *s, uint64_t event)
+{
+    const struct checkpoint *best = s->ck[0];
+    for (size_t i = 0; i < s->n; i++) {
+        const struct checkpoint *c = s->ck[i];
+        if (c->event > event || (c->event == event && c->mid))
+            break;
+        best = c;
+    }
+    return best;
+}
+
+const struct checkpoint *ck_find_count(const struct ck_store *s, uint64_t n)
+{
+    const struct checkpoint *best = s->ck[0];
+    for (size_t i = 0; i < s->n && s->ck[i]->icount <= n; i++)
         best = s->ck[i];
     return best;
 }
@@ -252,11 +286,12 @@ uint64_t ck_memory_bytes(const struct ck_store *s)
     return s->unique_pages * PAGE + (s->n + 1) * s->npages * sizeof(struct ck_page *);
 }
 
-struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain)
+struct checkpoint *ck_snapshot(struct ck_store *s, uint64_t event, uint64_t chain, int mid,
+                               uint64_t base_icount)
 {
     if (base_update(s) < 0)
         return NULL;
-    return ck_new(s, event, chain);
+    return ck_new(s, event, chain, mid, base_icount);
 }
 
 void ck_release(struct ck_store *s, struct checkpoint *c)

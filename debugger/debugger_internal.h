@@ -97,6 +97,14 @@ int dbg_watch_hit(struct debugger *d, enum gdb_stop_kind *kind);
  *   MON_EV_INTERRUPTED the user interrupted (^C from the debugger; never while stepping) */
 enum monitor_event dbg_exec(struct debugger *d, int step);
 
+/* Engines that count instructions, replaying: run (no step) until (until)
+ * instructions have retired since boot, or an event comes first. Returns
+ * MON_EV_TIMEOUT when the count is reached (at once if it is already), else
+ * as dbg_exec. dbg_exec(d, 0) is dbg_exec_to(d, UINT64_MAX) there: both run
+ * in slices of guest time so that reverse execution can take checkpoints
+ * inside long hypercall-free stretches (tt_tick). */
+enum monitor_event dbg_exec_to(struct debugger *d, uint64_t until);
+
 /* The guest's rip; set it. */
 uint64_t dbg_rip(struct debugger *d);
 void dbg_set_rip(struct debugger *d, uint64_t rip);
@@ -119,12 +127,21 @@ struct timetravel *tt_create(struct debugger *d);
 void tt_destroy(struct timetravel *tt);
 
 /* After every forward resume the debugger asked for: (how) was the request,
- * (event_before) the replayer's event index before it, (stop) the result. */
+ * (event_before) the replayer's event index before it, (count_before) the
+ * instructions retired before it (counting engines), (stop) the result. */
 void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t event_before,
-                     const struct gdb_stop *stop);
+                     uint64_t count_before, const struct gdb_stop *stop);
 
 /* Called by the run loop after each served hypercall: may take a checkpoint. */
 void tt_after_hc(struct timetravel *tt);
+
+/* Called by the run loop between slices of a run on a counting engine: may
+ * take a checkpoint inside the interval. */
+void tt_tick(struct timetravel *tt);
+
+/* 1 if reverse execution names positions by instruction counts (the engine
+ * has ENGINE_CAP_INSN_COUNT). */
+int tt_counting(const struct timetravel *tt);
 
 /* 'bs' (step = 1) or 'bc' (step = 0). Fills (stop). Returns 0, or -1 if the
  * machine cannot be moved (the debugger gets an error; it stays where it was). */
@@ -134,6 +151,10 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop);
 void tt_describe_position(struct timetravel *tt, char *buf, size_t n);
 void tt_list_checkpoints(struct timetravel *tt, gdb_out_fn out, void *ctx);
 int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n);
+/* `monitor goto insn N` (counting engines): go to the moment N instructions
+ * had retired. Returns -1 with (msg) if the engine does not count or the
+ * recording does not reach N. */
+int tt_goto_insn(struct timetravel *tt, uint64_t insn, char *msg, size_t n);
 
 /* Statistics for benchmarks: checkpoint memory in bytes and guest RAM. */
 void tt_memory(struct timetravel *tt, uint64_t *checkpoint_bytes, uint64_t *ram_bytes);

@@ -144,14 +144,27 @@ int dbg_watch_hit(struct debugger *d, enum gdb_stop_kind *kind)
 
 /* ---- the one run loop ---- */
 
-enum monitor_event dbg_exec(struct debugger *d, int step)
+/* Instructions per slice of a counting engine's run: short enough to take
+ * checkpoints by guest time (about 0.3-6 ms of guest time on the emulator). */
+#define DBG_SLICE (1ull << 20)
+
+/* The one run loop: (step), or run until (until) retired instructions when
+ * (counting). */
+static enum monitor_event exec(struct debugger *d, int step, int counting, uint64_t until)
 {
     if (!step && d->interrupt_pending) {
         d->interrupt_pending = 0;
         return MON_EV_INTERRUPTED;
     }
-    struct engine_run_args a = {.step = step};
+    struct vm *vm = &d->m->vm;
     for (;;) {
+        struct engine_run_args a = {.step = step};
+        if (counting) {
+            uint64_t now = vm->ops->insn_count(vm);
+            if (now >= until)
+                return MON_EV_TIMEOUT;
+            a.max_insns = until - now < DBG_SLICE ? until - now : DBG_SLICE;
+        }
         enum monitor_event ev = monitor_step(d->m, &a);
         switch (ev) {
         case MON_EV_INTERRUPTED:
@@ -159,7 +172,9 @@ enum monitor_event dbg_exec(struct debugger *d, int step)
                 return MON_EV_INTERRUPTED;
             continue;
         case MON_EV_TIMEOUT:
-            continue; /* no instruction budget is given */
+            if (counting)
+                tt_tick(d->tt); /* a slice of guest time: maybe a checkpoint */
+            continue;           /* the loop returns once (until) is reached */
         default:
             break;
         }
@@ -173,15 +188,28 @@ enum monitor_event dbg_exec(struct debugger *d, int step)
             if (d->tt)
                 tt_after_hc(d->tt);
             return ev;
+        case MON_EV_STOPPED:
+            if (d->tt && (d->m->stop.reason == MON_EXIT || d->m->stop.reason == MON_PANIC))
+                tt_after_hc(d->tt); /* ended by a hypercall: its base (no checkpoint) */
+            return ev;
         case MON_EV_STEP:
         case MON_EV_BREAKPOINT:
         case MON_EV_WATCH:
-        case MON_EV_STOPPED:
             return ev;
         default:
             continue;
         }
     }
+}
+
+enum monitor_event dbg_exec(struct debugger *d, int step)
+{
+    return exec(d, step, !step && d->tt && tt_counting(d->tt), UINT64_MAX);
+}
+
+enum monitor_event dbg_exec_to(struct debugger *d, uint64_t until)
+{
+    return exec(d, 0, 1, until);
 }
 
 uint64_t dbg_rip(struct debugger *d)

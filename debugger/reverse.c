@@ -10,15 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Give up a reverse operation, remembering the source line in tt->fail_line
- * (library code does not print; a developer reads it in a debugger). */
-#define TT_FAIL()                                                                                  \
-    do {                                                                                           \
-        tt->fail_line = __LINE__;                                                                  \
-        return -1;                                                                                 \
-    } while (0)
-
 #define CK_CPU_NS 20000000ull /* take a checkpoint after ~20 ms of guest CPU */
+/* On a counting engine checkpoints are taken inside hypercall-free stretches
+ * too, after ~8 ms of guest CPU (a goto then re-executes at most that much),
+ * but at least four times the cost of the last one apart. */
+#define CK_CPU_NS_COUNT 8000000ull
 
 static uint64_t cpu_ns(void)
 {
@@ -29,21 +25,41 @@ static uint64_t cpu_ns(void)
 
 /* ---- checkpoints ---- */
 
-void tt_after_hc(struct timetravel *tt)
+/* Take a checkpoint if enough guest CPU time passed since the last one. */
+static void maybe_checkpoint(struct timetravel *tt, int mid)
 {
     if (tt->m->stop.reason != MON_RUNNING)
         return;
     uint64_t now = cpu_ns();
-    if (now - tt->ck_cpu_ns < CK_CPU_NS)
+    uint64_t gap = tt->icount ? CK_CPU_NS_COUNT : CK_CPU_NS;
+    if (tt->icount && gap < 4 * tt->ck_cost_ns)
+        gap = 4 * tt->ck_cost_ns;
+    if (now - tt->ck_cpu_ns < gap)
         return;
-    tt->ck_cpu_ns = now;
-    (void)ck_take(&tt->ck, cur_event(tt), tt->r->chain); /* none: only slower */
+    (void)ck_take(&tt->ck, cur_event(tt), tt->r->chain, mid, tt->base_n); /* none: only slower */
+    tt->ck_cpu_ns = cpu_ns();
+    tt->ck_cost_ns = tt->ck_cpu_ns - now;
 }
 
-/* Restore (c) and re-position the replayer there. Returns -1 if the
- * recording could not be re-read. */
-static int restore(struct timetravel *tt, const struct checkpoint *c)
+void tt_after_hc(struct timetravel *tt)
 {
+    tt->base_n = tt_count(tt);
+    maybe_checkpoint(tt, 0);
+}
+
+int tt_counting(const struct timetravel *tt)
+{
+    return tt->icount;
+}
+
+void tt_tick(struct timetravel *tt)
+{
+    maybe_checkpoint(tt, 1);
+}
+
+int tt_restore(struct timetravel *tt, const struct checkpoint *c)
+{
+    tt->base_n = c->base_icount;
     ck_restore(&tt->ck, c);
     if (replayer_rewind(tt->r, c->event, c->chain) < 0)
         return -1;
@@ -54,7 +70,7 @@ static int restore(struct timetravel *tt, const struct checkpoint *c)
 
 /* ---- goto ---- */
 
-static void cache_put(struct timetravel *tt, struct pos p)
+void tt_cache_put(struct timetravel *tt, struct pos p)
 {
     struct cache_ent *slot = &tt->cache[0];
     for (int i = 0; i < NCACHE; i++) {
@@ -70,7 +86,8 @@ static void cache_put(struct timetravel *tt, struct pos p)
             slot = &tt->cache[i];
     }
     ck_release(&tt->ck, slot->c);
-    slot->c = ck_snapshot(&tt->ck, p.e, tt->r->chain);
+    slot->c =
+        ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain, tt_count(tt) != tt->base_n, tt->base_n);
     slot->p = p;
     slot->used = ++tt->tick;
 }
@@ -109,7 +126,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     /* the cheapest start: the current position, a cached snapshot, a checkpoint */
     /* the nearest checkpoint at or before p: restoring it costs milliseconds */
     const struct checkpoint *ck = ck_find(&tt->ck, p.e);
-    struct pos ckp = {ck->event, 0, 0, 0};
+    struct pos ckp = {ck->event, 0, 0, 0, 0};
     if (tt->cur_valid && !tt->d->ended && on_path(tt->cur, p) && on_path(ckp, tt->cur)) {
         from = tt->cur;
         have_from = 1;
@@ -127,14 +144,14 @@ static int goto_pos(struct timetravel *tt, struct pos p)
     if (best && !on_path(ckp, best->p))
         best = NULL; /* the checkpoint lies nearer to p */
     if (best) {
-        if (restore(tt, best->c) < 0)
+        if (tt_restore(tt, best->c) < 0)
             TT_FAIL();
         best->used = ++tt->tick;
         from = best->p;
         have_from = 1;
     }
     if (!have_from) {
-        if (restore(tt, ck) < 0)
+        if (tt_restore(tt, ck) < 0)
             TT_FAIL();
         from = ckp;
     }
@@ -148,7 +165,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
             tt->cur_valid = 0;
             TT_FAIL();
         }
-        from = (struct pos){p.e, 0, 0, 0};
+        from = (struct pos){p.e, 0, 0, 0, 0};
     }
     /* to the anchor */
     uint64_t steps = p.s;
@@ -167,7 +184,7 @@ static int goto_pos(struct timetravel *tt, struct pos p)
             TT_FAIL();
         }
         if (p.s > 0)
-            cache_put(tt, (struct pos){p.e, p.a, p.k, 0});
+            tt_cache_put(tt, (struct pos){p.e, p.a, p.k, 0, 0});
     } else if (from.k == p.k && from.a == p.a) {
         steps = p.s - from.s;
     } else if (p.k == 0) {
@@ -194,15 +211,17 @@ static int resolve(struct timetravel *tt)
         return 0;
     if (tt->at_fault)
         TT_FAIL();
+    if (tt->icount)
+        return tc_resolve(tt);
     tt->resolutions++;
     struct tstate want;
     tt_state_capture(tt, &want);
     uint64_t e = cur_event(tt);
     /* keep a way back in case of trouble */
-    struct checkpoint *here = ck_snapshot(&tt->ck, e, tt->r->chain);
+    struct checkpoint *here = ck_snapshot(&tt->ck, e, tt->r->chain, 0, tt->base_n);
     if (!here)
         TT_FAIL();
-    struct pos base = {e, 0, 0, 0};
+    struct pos base = {e, 0, 0, 0, 0};
     tt->cur_valid = 0;
     if (goto_pos(tt, base) == 0) {
         if (tt_state_matches(tt, &want)) {
@@ -221,13 +240,13 @@ static int resolve(struct timetravel *tt)
         tt_run(tt, &rs);
         if (rs.why == RUN_MATCH) {
             ck_release(&tt->ck, here);
-            tt->cur = (struct pos){e, want.regs.rip, rs.count[0], 0};
+            tt->cur = (struct pos){e, want.regs.rip, rs.count[0], 0, 0};
             tt->cur_valid = 1;
             return 0;
         }
     }
     /* should not happen: put the machine back and give up */
-    (void)restore(tt, here); /* a re-read failing here fails the next operation too */
+    (void)tt_restore(tt, here); /* a re-read failing here fails the next operation too */
     ck_release(&tt->ck, here);
     tt->cur_valid = 0;
     TT_FAIL();
@@ -236,12 +255,13 @@ static int resolve(struct timetravel *tt)
 /* ---- forward bookkeeping ---- */
 
 void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t event_before,
-                     const struct gdb_stop *stop)
+                     uint64_t count_before, const struct gdb_stop *stop)
 {
     uint64_t e = cur_event(tt);
+    uint64_t n = tt_count(tt);
     if (tt->d->ended) {
         if (tt->m->stop.reason == MON_EXIT || tt->m->stop.reason == MON_PANIC) {
-            tt->cur = (struct pos){e, 0, 0, 0};
+            tt->cur = (struct pos){e, 0, 0, 0, n};
             tt->cur_valid = 1;
         } else {
             tt->cur_valid = 0;
@@ -249,9 +269,27 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
         }
         return;
     }
+    if (tt->icount) {
+        /* a step that retired an instruction ends at (n, 0); one that retired
+         * none (an exception delivered) is one more step at the same count;
+         * other stops are resolved when needed (tc_resolve) */
+        struct pos old = tt->cur;
+        int was = tt->cur_valid;
+        tt->cur = (struct pos){.e = e, .n = n};
+        tt->cur_valid = 0;
+        if (how == GDB_RESUME_STEP && stop->kind == GDB_STOP_STEP) {
+            if (n != count_before) {
+                tt->cur_valid = 1;
+            } else if (was && old.n == n) {
+                tt->cur.s = old.s + 1;
+                tt->cur_valid = 1;
+            }
+        }
+        return;
+    }
     if (how == GDB_RESUME_STEP && stop->kind == GDB_STOP_STEP) {
         if (e > event_before) {
-            tt->cur = (struct pos){e, 0, 0, 0};
+            tt->cur = (struct pos){e, 0, 0, 0, 0};
             tt->cur_valid = 1;
         } else if (tt->cur_valid) {
             tt->cur.s++;
@@ -260,7 +298,7 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
     }
     if ((stop->kind == GDB_STOP_SWBREAK || stop->kind == GDB_STOP_HWBREAK) && e > event_before) {
         /* every arrival since base e was trapped: this is the first */
-        tt->cur = (struct pos){e, dbg_rip(tt->d), 1, 0};
+        tt->cur = (struct pos){e, dbg_rip(tt->d), 1, 0, 0};
         tt->cur_valid = 1;
         return;
     }
@@ -269,9 +307,10 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
 
 /* ---- reverse ---- */
 
-static int history_begin(struct timetravel *tt, struct gdb_stop *stop)
+int tt_history_begin(struct timetravel *tt, struct gdb_stop *stop)
 {
-    if (goto_pos(tt, (struct pos){0, 0, 0, 0}) < 0)
+    if (tt->icount ? tc_goto(tt, tt->ck.ck[0]->icount, 0) < 0
+                   : goto_pos(tt, (struct pos){0, 0, 0, 0, 0}) < 0)
         TT_FAIL();
     stop->kind = GDB_STOP_HISTORY_BEGIN;
     return 0;
@@ -280,7 +319,7 @@ static int history_begin(struct timetravel *tt, struct gdb_stop *stop)
 /* Count the arrivals at (a) over the whole interval (e), up to its hypercall. */
 static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint64_t *k)
 {
-    if (goto_pos(tt, (struct pos){e, 0, 0, 0}) < 0)
+    if (goto_pos(tt, (struct pos){e, 0, 0, 0, 0}) < 0)
         TT_FAIL();
     struct runspec rs;
     tt_spec_init(&rs);
@@ -291,7 +330,7 @@ static int count_in_interval(struct timetravel *tt, uint64_t e, uint64_t a, uint
     tt_run(tt, &rs);
     if (rs.why != RUN_EVENT)
         TT_FAIL();
-    tt->cur = (struct pos){e + 1, 0, 0, 0};
+    tt->cur = (struct pos){e + 1, 0, 0, 0, 0};
     tt->cur_valid = 1;
     *k = rs.prev_count[0];
     return *k > 0 ? 0 : -1;
@@ -308,7 +347,8 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
         return goto_pos(tt, p);
     }
     if (p.k > 0) {
-        struct pos q = p.k > 1 ? (struct pos){p.e, p.a, p.k - 1, 0} : (struct pos){p.e, 0, 0, 0};
+        struct pos q =
+            p.k > 1 ? (struct pos){p.e, p.a, p.k - 1, 0, 0} : (struct pos){p.e, 0, 0, 0, 0};
         if (goto_pos(tt, q) < 0)
             TT_FAIL();
         if (q.k == 0 && p.k == 1 && dbg_rip(tt->d) == p.a) {
@@ -316,7 +356,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
             tt->cur = q;
             return reverse_step(tt, stop);
         }
-        cache_put(tt, q);
+        tt_cache_put(tt, q);
         /* step until the next arrival at p.a: that is p */
         uint64_t n = 0;
         struct runspec rs;
@@ -336,7 +376,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
         return goto_pos(tt, target);
     }
     if (p.e == 0)
-        return history_begin(tt, stop);
+        return tt_history_begin(tt, stop);
     /* at base e: the previous instruction is hypercall e-1's out */
     uint64_t out = dbg_rip(tt->d) - 1;
     const uint8_t *ins = vm_gpa(&tt->m->vm, out, 1);
@@ -345,7 +385,7 @@ static int reverse_step(struct timetravel *tt, struct gdb_stop *stop)
     uint64_t k;
     if (count_in_interval(tt, p.e - 1, out, &k) < 0)
         TT_FAIL();
-    return goto_pos(tt, (struct pos){p.e - 1, out, k, 0});
+    return goto_pos(tt, (struct pos){p.e - 1, out, k, 0, 0});
 }
 
 /* Turn a recorded hit into a position and go there. */
@@ -354,9 +394,9 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
     if (h->kind == HIT_BP) {
         struct pos p;
         if (h->s == 0)
-            p = (struct pos){h->e, h->addr, h->k, 0};
+            p = (struct pos){h->e, h->addr, h->k, 0, 0};
         else
-            p = (struct pos){h->e, h->anchor_a, h->anchor_k, h->s};
+            p = (struct pos){h->e, h->anchor_a, h->anchor_k, h->s, 0};
         if (goto_pos(tt, p) < 0)
             TT_FAIL();
         stop->kind = h->hw ? GDB_STOP_HWBREAK : GDB_STOP_SWBREAK;
@@ -370,7 +410,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         /* The engine reports a watched access with rip at the next instruction
          * R: find which arrival at R follows the access (number h->k of its
          * interval), then step back one. */
-        if (goto_pos(tt, (struct pos){h->e, 0, 0, 0}) < 0)
+        if (goto_pos(tt, (struct pos){h->e, 0, 0, 0, 0}) < 0)
             TT_FAIL();
         struct runspec rs;
         tt_spec_init(&rs);
@@ -384,7 +424,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         tt_run(tt, &rs);
         if (rs.why != RUN_MMIO)
             TT_FAIL();
-        tt->cur = (struct pos){h->e, h->addr, rs.count[0] + 1, 0};
+        tt->cur = (struct pos){h->e, h->addr, rs.count[0] + 1, 0, 0};
         tt->cur_valid = 1; /* not physically there: reverse_step restores first */
         if (reverse_step(tt, stop) < 0)
             TT_FAIL();
@@ -392,7 +432,7 @@ static int goto_hit(struct timetravel *tt, const struct hit *h, struct gdb_stop 
         stop->addr = h->watch;
         return 0;
     }
-    if (goto_pos(tt, (struct pos){h->e, h->addr, k, 0}) < 0)
+    if (goto_pos(tt, (struct pos){h->e, h->addr, k, 0, 0}) < 0)
         TT_FAIL();
     stop->kind = GDB_STOP_WATCH;
     stop->addr = h->watch;
@@ -405,16 +445,16 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         TT_FAIL();
     struct pos end = tt->cur;
     if (end.e == 0 && end.k == 0 && end.s == 0)
-        return history_begin(tt, stop);
+        return tt_history_begin(tt, stop);
     for (;;) {
         const struct checkpoint *c =
             ck_find(&tt->ck, end.k == 0 && end.s == 0 && end.e > 0 ? end.e - 1 : end.e);
         uint64_t start = c->event;
         /* scan [base start, end) for the last hit */
         tt->cur_valid = 0;
-        if (restore(tt, c) < 0)
+        if (tt_restore(tt, c) < 0)
             TT_FAIL();
-        tt->cur = (struct pos){start, 0, 0, 0};
+        tt->cur = (struct pos){start, 0, 0, 0, 0};
         tt->cur_valid = 1;
         struct runspec rs;
         tt_spec_init(&rs);
@@ -452,8 +492,8 @@ static int reverse_continue(struct timetravel *tt, struct gdb_stop *stop)
         if (rs.have_last)
             return goto_hit(tt, &rs.last, stop);
         if (start == 0)
-            return history_begin(tt, stop);
-        end = (struct pos){start, 0, 0, 0};
+            return tt_history_begin(tt, stop);
+        end = (struct pos){start, 0, 0, 0, 0};
         if (tt->d->stub && gdbstub_poll_interrupt(tt->d->stub)) {
             goto_pos(tt, end);
             stop->kind = GDB_STOP_INTERRUPT;
@@ -468,19 +508,23 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
     if (tt->at_fault && !tt->cur_valid) {
         /* a faulted guest: go back from the last hypercall boundary */
         tt->at_fault = 0;
-        tt->cur = (struct pos){cur_event(tt), 0, 0, 0};
+        tt->cur = (struct pos){cur_event(tt), 0, 0, 0, tt->base_n};
         tt->cur_valid = 1;
     }
     /* keep the way back: a failed reverse operation leaves the machine where it was */
-    struct checkpoint *here = ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain);
+    struct checkpoint *here = ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain, 1, tt->base_n);
     if (!here)
         return -1; /* out of memory: the machine has not moved */
     struct pos was = tt->cur;
     int was_valid = tt->cur_valid, was_ended = tt->d->ended;
     struct monitor_stop was_stop = tt->m->stop;
-    int rc = step ? reverse_step(tt, stop) : reverse_continue(tt, stop);
+    int rc;
+    if (tt->icount)
+        rc = step ? tc_reverse_step(tt, stop) : tc_reverse_continue(tt, stop);
+    else
+        rc = step ? reverse_step(tt, stop) : reverse_continue(tt, stop);
     if (rc < 0) {
-        (void)restore(tt, here); /* the log was readable a moment ago */
+        (void)tt_restore(tt, here); /* the log was readable a moment ago */
         tt->cur = was;
         tt->cur_valid = was_valid;
         tt->d->ended = was_ended;
@@ -495,6 +539,10 @@ int tt_reverse(struct timetravel *tt, int step, struct gdb_stop *stop)
 
 void tt_describe_position(struct timetravel *tt, char *buf, size_t n)
 {
+    if (tt->icount) {
+        tc_describe(tt, buf, n);
+        return;
+    }
     resolve(tt);
     struct pos p = tt->cur;
     if (!tt->cur_valid)
@@ -527,14 +575,41 @@ void tt_list_checkpoints(struct timetravel *tt, gdb_out_fn out, void *ctx)
 int tt_goto_event(struct timetravel *tt, uint64_t event, char *msg, size_t n)
 {
     /* "just before event N": at base N, the guest about to continue towards hypercall N */
-    if (goto_pos(tt, (struct pos){event, 0, 0, 0}) < 0) {
+    if (tt->icount ? tc_goto_event(tt, event) < 0
+                   : goto_pos(tt, (struct pos){event, 0, 0, 0, 0}) < 0) {
         snprintf(msg, n,
                  "event %" PRIu64 " is past the end of the recording (now at event %" PRIu64 ")",
                  event, cur_event(tt));
         tt->cur_valid = 0;
         TT_FAIL();
     }
-    snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ")", event, dbg_rip(tt->d));
+    if (tt->icount)
+        snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ", instruction %" PRIu64 ")", event,
+                 dbg_rip(tt->d), tt_count(tt));
+    else
+        snprintf(msg, n, "at event %" PRIu64 " (rip 0x%" PRIx64 ")", event, dbg_rip(tt->d));
+    return 0;
+}
+
+int tt_goto_insn(struct timetravel *tt, uint64_t insn, char *msg, size_t n)
+{
+    if (!tt->icount) {
+        snprintf(msg, n,
+                 "engine %s does not count instructions: positions are events (monitor goto "
+                 "EVENT)",
+                 tt->m->vm.ops->name);
+        TT_FAIL();
+    }
+    if (insn < tt->ck.ck[0]->icount || tc_goto(tt, insn, 0) < 0) {
+        snprintf(msg, n,
+                 "instruction %" PRIu64 " is outside the recording (now at instruction %" PRIu64
+                 ", event %" PRIu64 ")",
+                 insn, tt_count(tt), cur_event(tt));
+        tt->cur_valid = 0;
+        TT_FAIL();
+    }
+    snprintf(msg, n, "at instruction %" PRIu64 " (event %" PRIu64 ", rip 0x%" PRIx64 ")", insn,
+             cur_event(tt), dbg_rip(tt->d));
     return 0;
 }
 
@@ -556,7 +631,9 @@ struct timetravel *tt_create(struct debugger *d)
         free(tt);
         return NULL;
     }
-    tt->cur = (struct pos){0, 0, 0, 0};
+    tt->icount = (d->m->vm.ops->caps & ENGINE_CAP_INSN_COUNT) && d->m->vm.ops->insn_count;
+    tt->base_n = tt_count(tt);
+    tt->cur = (struct pos){.n = tt->base_n};
     tt->cur_valid = 1;
     tt->ck_cpu_ns = cpu_ns();
     return tt;

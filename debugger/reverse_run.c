@@ -78,12 +78,14 @@ int tt_arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_t st
                 is_user = 1;
             }
     }
+    uint64_t n = tt_count(tt);
+    uint64_t hs = tt->icount ? (rs->tail ? steps : 0) : steps;
     if (rs->stop_idx >= 0 && e == rs->stop_e && x == rs->addr[rs->stop_idx] &&
         rs->count[rs->stop_idx] == rs->stop_k && steps == 0) {
         rs->why = RUN_ARRIVAL;
         if (is_user && rs->record_at_stop) {
             rs->have_last = 1;
-            rs->last = (struct hit){.kind = HIT_BP, .hw = hw, .e = e, .addr = x, .k = uk};
+            rs->last = (struct hit){.kind = HIT_BP, .hw = hw, .e = e, .addr = x, .k = uk, .n = n};
         }
         return 1;
     }
@@ -98,9 +100,10 @@ int tt_arrive(struct timetravel *tt, struct runspec *rs, uint64_t x, uint64_t st
                                 .e = e,
                                 .addr = x,
                                 .k = uk,
-                                .s = steps,
+                                .s = hs,
                                 .anchor_a = anchor_a,
-                                .anchor_k = anchor_k};
+                                .anchor_k = anchor_k,
+                                .n = n};
     }
     return 0;
 }
@@ -116,7 +119,8 @@ static int tt_interval_end(struct timetravel *tt, struct runspec *rs)
                                     .e = cur_event(tt) - 1,
                                     .addr = dbg_rip(tt->d) - 1,
                                     .watch = tt->d->wp[w].addr,
-                                    .stop = GDB_STOP_WATCH};
+                                    .stop = GDB_STOP_WATCH,
+                                    .n = tt_count(tt)};
             dbg_watch_snapshot(tt->d);
         }
     }
@@ -148,7 +152,8 @@ static int tt_mmio(struct timetravel *tt, struct runspec *rs)
                                 .addr = dbg_rip(tt->d),
                                 .k = rs->mmio,
                                 .watch = tt->d->wp[w].addr,
-                                .stop = kind};
+                                .stop = kind,
+                                .n = tt_count(tt)};
     }
     if (w >= 0)
         dbg_watch_snapshot(tt->d);
@@ -195,11 +200,18 @@ void tt_run(struct timetravel *tt, struct runspec *rs)
     dbg_watch_snapshot(tt->d);
     for (;;) {
         if (tt->m->stop.reason != MON_RUNNING) {
-            rs->why = cur_event(tt) == rs->stop_event ? RUN_EVENT : RUN_ENDED;
+            rs->why = cur_event(tt) == rs->stop_event  ? RUN_EVENT
+                      : tt_count(tt) == rs->stop_count ? RUN_COUNT
+                                                       : RUN_ENDED;
             return;
         }
         uint64_t x;
-        switch (dbg_exec(tt->d, 0)) {
+        enum monitor_event ev =
+            rs->stop_count != UINT64_MAX ? dbg_exec_to(tt->d, rs->stop_count) : dbg_exec(tt->d, 0);
+        switch (ev) {
+        case MON_EV_TIMEOUT: /* rs->stop_count instructions retired */
+            rs->why = RUN_COUNT;
+            return;
         case MON_EV_INTERRUPTED:
             rs->why = RUN_INTERRUPT;
             return;
@@ -211,6 +223,9 @@ void tt_run(struct timetravel *tt, struct runspec *rs)
             if (cur_event(tt) == rs->stop_event) {
                 tt_interval_reset(tt, rs); /* the exit hypercall ended the interval */
                 rs->why = RUN_EVENT;
+            } else if (tt_count(tt) == rs->stop_count) {
+                rs->why = RUN_COUNT; /* the end of history is a position too */
+                tt->d->ended = 1;
             } else {
                 rs->why = RUN_ENDED;
                 tt->d->ended = 1;
@@ -264,4 +279,5 @@ void tt_spec_init(struct runspec *rs)
     memset(rs, 0, sizeof *rs);
     rs->stop_idx = -1;
     rs->stop_event = UINT64_MAX;
+    rs->stop_count = UINT64_MAX;
 }

@@ -191,6 +191,8 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
     d->stub = req->stub;
     memset(stop, 0, sizeof *stop);
     uint64_t event_before = d->r ? d->r->next_event : 0;
+    struct vm *vm = &d->m->vm;
+    uint64_t count_before = vm->ops->insn_count ? vm->ops->insn_count(vm) : 0;
     int rc = 0;
     switch (req->how) {
     case GDB_RESUME_STEP:
@@ -214,7 +216,7 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
         rc = -1;
     }
     if (d->tt && req->how != GDB_RESUME_RSTEP && req->how != GDB_RESUME_RCONT)
-        tt_forward_done(d->tt, req->how, event_before, stop);
+        tt_forward_done(d->tt, req->how, event_before, count_before, stop);
     d->stub = NULL;
     d->interrupt_pending = 0; /* this resume stopped anyway */
     return rc;
@@ -256,13 +258,18 @@ static int op_monitor(void *tp, const char *cmd, gdb_out_fn out, void *ctx)
         const char *arg = cmd + 4;
         while (*arg == ' ')
             arg++;
+        int insn = strncmp(arg, "insn", 4) == 0 && (arg[4] == ' ' || !arg[4]);
+        if (insn)
+            for (arg += 4; *arg == ' ';)
+                arg++;
         unsigned long long ev = strtoull(arg, &end, 0);
-        if (!*arg || *end) {
-            outf(out, ctx, "usage: monitor goto EVENT\n");
+        if (!*arg || *end || *arg == '-' || (cmd[4] && cmd[4] != ' ')) {
+            outf(out, ctx, "usage: monitor goto EVENT, or monitor goto insn N\n");
             return GDB_UNSUPPORTED;
         }
         char msg[256];
-        int rc = tt_goto_event(d->tt, ev, msg, sizeof msg);
+        int rc = insn ? tt_goto_insn(d->tt, ev, msg, sizeof msg)
+                      : tt_goto_event(d->tt, ev, msg, sizeof msg);
         outf(out, ctx, "%s\n", msg);
         return rc < 0 ? -1 : 0;
     }
@@ -308,7 +315,8 @@ static const struct gdb_monitor_cmd live_cmds[] = {
 
 static const struct gdb_monitor_cmd replay_cmds[] = {
     {"when", "print the current position: event index and landmark"},
-    {"goto", "goto EVENT: go to just before hypercall event EVENT"},
+    {"goto", "goto EVENT: go to just before hypercall event EVENT; goto insn N: to the moment "
+             "N instructions had retired (engines that count instructions)"},
     {"checkpoints", "list the checkpoints of this replay"},
     {"digest", "print a digest of all guest memory and registers"},
     {"info", "describe the guest and the recording"},

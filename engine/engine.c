@@ -50,18 +50,71 @@ const char *engine_names(void)
     return names;
 }
 
+enum engine_select_status engine_select(const char *want, const struct engine_ops **out,
+                                        int *was_auto, char *why, size_t whylen)
+{
+    if (!want || !*want)
+        want = getenv("PVRR_BACKEND");
+    if (!want || !*want)
+        want = "auto";
+    *out = NULL;
+    if (was_auto)
+        *was_auto = 0;
+    if (whylen)
+        why[0] = '\0';
+    if (strcmp(want, "auto") == 0) {
+        /* KVM first where it works (one probe per process), else the first
+         * engine that needs no host support */
+        static int kvm_ok = -1;
+        static char kvm_why[256];
+        const struct engine_ops *kvm = engine_find("kvm");
+        if (kvm && kvm_ok < 0)
+            kvm_ok = kvm->usable ? kvm->usable(kvm_why, sizeof kvm_why) : 1;
+        if (was_auto)
+            *was_auto = 1;
+        if (kvm && kvm_ok) {
+            *out = kvm;
+            snprintf(why, whylen, "%s", kvm_why);
+            return ENGINE_SELECTED;
+        }
+        for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
+            if (!engines[i]->usable) {
+                *out = engines[i];
+                snprintf(why, whylen, "%s", kvm ? kvm_why : "this build has no KVM engine");
+                return ENGINE_SELECTED;
+            }
+        snprintf(why, whylen, "no engine can run here: %s", kvm_why);
+        return ENGINE_SELECT_UNUSABLE;
+    }
+    const struct engine_ops *e = engine_find(want);
+    if (!e) {
+        snprintf(why, whylen, "unknown backend '%s' (this build has: %s, and auto)", want,
+                 engine_names());
+        return ENGINE_SELECT_UNKNOWN;
+    }
+    /* a named engine is not probed: creating the machine says what is missing */
+    *out = e;
+    return ENGINE_SELECTED;
+}
+
 /* ---- the machine ---- */
 
 int vm_create(struct vm *vm, const char *name, uint64_t mem_size, char *err, size_t errlen)
 {
     memset(vm, 0, sizeof *vm);
-    if (!name)
-        name = "kvm";
-    vm->ops = engine_find(name);
-    if (!vm->ops) {
-        snprintf(err, errlen, "unknown execution engine '%s' (this build has: %s)", name,
-                 engine_names());
-        return -1;
+    if (!name) {
+        char why[256];
+        if (engine_select(NULL, &vm->ops, NULL, why, sizeof why) != ENGINE_SELECTED) {
+            snprintf(err, errlen, "%s", why);
+            return -1;
+        }
+    } else {
+        vm->ops = engine_find(name);
+        if (!vm->ops) {
+            snprintf(err, errlen, "unknown execution engine '%s' (this build has: %s)", name,
+                     engine_names());
+            return -1;
+        }
     }
     vm->mem_size = mem_size;
     vm->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,

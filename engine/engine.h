@@ -227,6 +227,11 @@ struct engine_ops {
     const char *name; /* "kvm", "emu" */
     unsigned caps;    /* ENGINE_CAP_* */
 
+    /* Whether this host can run guests on the engine at all: 1, or 0 with
+     * (why) saying what is missing; (why) also gets one line on success. NULL:
+     * always usable. Cheap enough to call once per process (a probe VM). */
+    int (*usable)(char *why, size_t whylen);
+
     /* Create the engine's CPU for vm (vm->mem, mem_size, dirty and ever are
      * already allocated by vm_create, RAM zero; vm->ops set) and store its
      * private state in vm->engine. Loads the CPUID table (engine_cpuid).
@@ -300,8 +305,26 @@ struct engine_ops {
 const struct engine_ops *engine_find(const char *name);
 const char *engine_names(void);
 
+/* How engine_select ended. */
+enum engine_select_status {
+    ENGINE_SELECTED = 0,
+    ENGINE_SELECT_UNKNOWN,  /* no engine of that name in this build */
+    ENGINE_SELECT_UNUSABLE, /* auto found no engine that can run here */
+};
+
+/* Choose the engine for (want): "kvm" or "emu" by name, "auto" for KVM where
+ * it is usable and the emulator otherwise; NULL or "" means PVRR_BACKEND from
+ * the environment, else "auto". Stores the engine in *out. (why) gets one
+ * line: for auto, why it chose the engine ("/dev/kvm works", or what KVM
+ * lacks), else the failure. A named engine is not probed (vm_create says what
+ * it misses). *was_auto (may be NULL) says whether auto chose. The probe runs
+ * once per process. */
+enum engine_select_status engine_select(const char *want, const struct engine_ops **out,
+                                        int *was_auto, char *why, size_t whylen);
+
 /* Allocate (mem_size) bytes of zeroed guest RAM and the page bitmaps, and
- * create the machine on engine (name) (NULL: "kvm"). Returns -1 with (err) on
+ * create the machine on engine (name) (NULL: engine_select(NULL), silently).
+ * Returns -1 with (err) on
  * an unknown engine, no memory, or the engine's create failing. */
 int vm_create(struct vm *vm, const char *name, uint64_t mem_size, char *err, size_t errlen);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -41,16 +42,19 @@ struct gdbstub {
     const struct gdb_target_ops *ops;
     void *t;
 
-    int no_ack;         /* QStartNoAckMode accepted: send no '+'/'-', expect none */
-    int hangup;         /* the connection is gone (EOF or reset) */
-    int io_error;       /* an unexpected I/O error */
-    int end;            /* enum gdbstub_end, once done is set */
-    int done;           /* a handler ended the session (D, k, vKill) */
-    int running;        /* inside ops->resume */
-    int interrupted;    /* 0x03 seen while running */
-    int packet_pending; /* a packet completed inside gdbstub_poll_interrupt */
-    int list_threads;   /* lldb QListThreadsInStopReply: add "threads:1;" to stops */
-    int error_strings;  /* lldb QEnableErrorStrings: errors may carry hex text */
+    int no_ack;             /* QStartNoAckMode accepted: send no '+'/'-', expect none */
+    int hangup;             /* the connection is gone (EOF or reset) */
+    int io_error;           /* an unexpected I/O error */
+    int end;                /* enum gdbstub_end, once done is set */
+    int done;               /* a handler ended the session (D, k, vKill) */
+    int running;            /* inside ops->resume */
+    const char *motion;     /* a reverse resume's name, for progress on the console; or NULL */
+    struct timespec run_t0; /* when the running resume started */
+    long progress_s;        /* seconds of the last progress line (0: none yet) */
+    int interrupted;        /* 0x03 seen while running */
+    int packet_pending;     /* a packet completed inside gdbstub_poll_interrupt */
+    int list_threads;       /* lldb QListThreadsInStopReply: add "threads:1;" to stops */
+    int error_strings;      /* lldb QEnableErrorStrings: errors may carry hex text */
     struct gdb_stop last_stop;
 
     uint8_t in[4096]; /* received bytes not yet fed to the parser */
@@ -460,11 +464,17 @@ static int resume_and_report(struct gdbstub *s, enum gdb_resume_kind how, uint64
 
     s->interrupted = 0;
     s->running = 1;
+    s->motion = how == GDB_RESUME_RCONT   ? "reverse-continue"
+                : how == GDB_RESUME_RSTEP ? "reverse-step"
+                                          : NULL;
+    s->progress_s = 0;
+    clock_gettime(CLOCK_MONOTONIC, &s->run_t0);
     if (how == GDB_RESUME_RANGE_STEP && !s->ops->range_step)
         r = emulate_range_step(s, start, end, &st);
     else
         r = call_resume(s, how, start, end, &st);
     s->running = 0;
+    s->motion = NULL;
     s->interrupted = 0;
     if (s->hangup || s->io_error)
         return -1; /* the session ends; nobody to report to */
@@ -474,12 +484,35 @@ static int resume_and_report(struct gdbstub *s, enum gdb_resume_kind how, uint64
     return send_stop(s, &st);
 }
 
+/* A reverse resume that runs long tells the user on gdb's console (an 'O'
+ * packet, which gdb and lldb print while they wait for the stop): after 2 s,
+ * then every 5 s. */
+static void report_progress(struct gdbstub *s)
+{
+    if (!s->running || !s->motion)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long el = (long)(now.tv_sec - s->run_t0.tv_sec) - (now.tv_nsec < s->run_t0.tv_nsec);
+    if (el < 2 || (s->progress_s && el < s->progress_s + 5))
+        return;
+    s->progress_s = el;
+    char text[128];
+    int n = snprintf(text, sizeof text,
+                     "pvrr: %s still searching the history (%ld s; ^C stops it)\n", s->motion, el);
+    rsp_out_begin(&s->aux);
+    rsp_out_str(&s->aux, "O");
+    rsp_out_hex(&s->aux, text, (size_t)n);
+    send_packet(s, &s->aux);
+}
+
 int gdbstub_poll_interrupt(struct gdbstub *s)
 {
     if (s->ext_poll)
         return s->ext_poll(s->ext_ctx);
     if (s->interrupted || s->hangup || s->io_error || s->packet_pending)
         return 1;
+    report_progress(s);
     for (;;) {
         int r = fill(s, 0);
         if (r < 0)

@@ -64,12 +64,7 @@ int monitor_init(struct monitor *m, const struct monitor_config *cfg, const void
         snprintf(err, errlen, "%s: %s", cfg->elf_name ? cfg->elf_name : "guest ELF", eerr);
         return -1;
     }
-    /* PVRR_BACKEND names the engine when the caller did not (a stopgap for
-     * testing until --backend exists) */
-    const char *engine = m->cfg.engine;
-    if (!engine && getenv("PVRR_BACKEND") && *getenv("PVRR_BACKEND"))
-        engine = getenv("PVRR_BACKEND");
-    if (vm_create(&m->vm, engine, m->cfg.mem_size, err, errlen) < 0)
+    if (vm_create(&m->vm, m->cfg.engine, m->cfg.mem_size, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < img.nsegs; i++) {
         const struct pvrr_elf_segment *s = &img.segs[i];
@@ -157,6 +152,9 @@ static void __attribute__((format(printf, 2, 3))) fault(struct monitor *m, const
         fclose(f);
     }
     monitor_set_stop(m, MON_FAULT, PVRR_EXIT_PANIC, "%s\n%s", head, regs);
+    struct engine_regs r;
+    vm_get_regs(&m->vm, &r);
+    m->stop.rip = r.rip;
 }
 
 static enum monitor_event serve(struct monitor *m, unsigned nr, uint16_t port, uint64_t rip,
@@ -276,8 +274,8 @@ enum monitor_event monitor_step(struct monitor *m, const struct engine_run_args 
     case ENGINE_FAULT_TRIPLE:
         fault(m, "%s; registers %s:", m->ev.fault.msg,
               m->ev.fault.regs_at_last_event ? "as the guest last left them, at its last exit "
-                                               "before the fault (this engine does not keep "
-                                               "those at the fault)"
+                                               "before the fault (the engine reset the vCPU, so "
+                                               "its registers at the fault are lost)"
                                              : "at the fault");
         break;
     case ENGINE_FAULT_HLT:

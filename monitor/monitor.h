@@ -33,7 +33,8 @@ enum monitor_stop_reason {
 
 struct monitor_stop {
     enum monitor_stop_reason reason;
-    int status; /* pvrr's exit status */
+    int status;   /* pvrr's exit status */
+    uint64_t rip; /* MON_FAULT: the guest's rip at the fault (0: unknown) */
     char msg[1024];
 };
 
@@ -60,7 +61,7 @@ struct monitor_config {
     const char *cmdline;                /* guest command line (argv joined by spaces) */
     const char *elf_name;               /* for messages */
     const struct monitor_fs_config *fs; /* NULL: no files (every fs_open fails) */
-    const char *engine;                 /* execution engine by name (engine_find); NULL: "kvm" */
+    const char *engine; /* execution engine by name; NULL: engine_select's default */
 };
 
 struct hc_fs_state;

@@ -201,6 +201,12 @@ static enum hc_status rep_handler(struct monitor *m, struct hc_call *c)
 
 int replayer_open(struct replayer *r, const char *path, int out_fd, char *err, size_t errlen)
 {
+    return replayer_open_on(r, path, NULL, out_fd, err, errlen);
+}
+
+int replayer_open_on(struct replayer *r, const char *path, const char *engine, int out_fd,
+                     char *err, size_t errlen)
+{
     memset(r, 0, sizeof *r);
     r->report = stderr;
     struct pvlog_error perr;
@@ -229,6 +235,7 @@ int replayer_open(struct replayer *r, const char *path, int out_fd, char *err, s
         .mem_size = r->meta->mem_size,
         .cmdline = r->meta->cmdline,
         .elf_name = r->meta->elf_name,
+        .engine = engine,
     };
     if (monitor_init(&r->m, &cfg, r->meta->elf, r->meta->elf_len, err, errlen) < 0)
         return PVRR_EXIT_ERROR;

@@ -50,6 +50,11 @@ struct replayer {
  * PVRR_EXIT_ERROR status with the message in (err). */
 int replayer_open(struct replayer *r, const char *path, int out_fd, char *err, size_t errlen);
 
+/* replayer_open on the execution engine named (engine) ("kvm", "emu"; NULL:
+ * engine_select's default). Any recording replays on any engine. */
+int replayer_open_on(struct replayer *r, const char *path, const char *engine, int out_fd,
+                     char *err, size_t errlen);
+
 /* Replay to the end. Returns pvrr's exit status: the recorded guest status if
  * the replay was identical, or a PVRR_REPLAY_* status (report printed). */
 int replayer_run(struct replayer *r);

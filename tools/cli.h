@@ -26,6 +26,7 @@ struct run_opts {
     const char *output;   /* record: -o FILE */
     unsigned until_fail;  /* record: --until-fail N (0: record once) */
     int mem_given;        /* --mem was given */
+    const char *backend;  /* --backend auto|kvm|emu (NULL: PVRR_BACKEND, else auto) */
     /* A static Linux program (tools/linux.c) */
     int is_linux; /* elf_path is a Linux program; the buffer is the kernel */
     char **args;  /* the program's arguments after PROGRAM */
@@ -50,6 +51,13 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cmd,
                        void (*usage)(void));
 
+/* Resolve a backend choice (--backend NAME; NULL: PVRR_BACKEND, else auto)
+ * into *engine for monitor_config.engine. When auto chose, say which engine
+ * and why in one line on stderr unless (quiet). Returns 0, or
+ * PVRR_EXIT_USAGE for an unknown name, PVRR_EXIT_ERROR when nothing can run
+ * (message printed). */
+int cli_choose_backend(const char *want, int quiet, const char *cmd, const char **engine);
+
 /* Read the guest ELF named in (o) into a malloc'd buffer. Prints the error and
  * returns -1 on failure. */
 int cli_read_elf(const char *path, void **buf, size_t *len);
@@ -72,10 +80,9 @@ int cli_linux_extract_program(const char *log, const char *cmdline, const char *
 /* Free what cli_linux_prepare allocated. */
 void cli_linux_free(struct run_opts *o);
 
-/* Report how the guest stopped on stderr (nothing for a plain exit); the
- * first "rip 0x..." of the report is named as a function and file:line of
- * the guest image (elf, len) where its symbols say. */
-void cli_report_stop(const struct monitor *m, const void *elf, size_t len);
+/* Report how the guest stopped on stderr (nothing for a plain exit); a fault
+ * is placed in the source of (elf_path) (function, file:line) when it can be. */
+void cli_report_stop(const struct monitor *m, const char *elf_path);
 
 /* Install SIGINT/SIGTERM handlers that set *flag (no SA_RESTART). */
 void cli_catch_interrupts(volatile int *flag);

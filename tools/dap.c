@@ -22,7 +22,7 @@
 
 static void usage_dap(void)
 {
-    printf("Usage: pvrr dap [--port N]\n"
+    printf("Usage: pvrr dap [--port N] [--backend B]\n"
            "\n"
            "Serve the Debug Adapter Protocol for editors (VS Code, nvim-dap, Emacs dap-mode):\n"
            "on stdin/stdout, or with --port on 127.0.0.1:N (0 picks a free port, printed on\n"
@@ -32,8 +32,13 @@ static void usage_dap(void)
            "\n"
            "Options:\n"
            "  -p, --port N   listen on 127.0.0.1:N instead of using stdio\n"
+           "      --backend B  the execution engine of every launch: auto (default; said\n"
+           "                 on stderr), kvm or emu, as in `pvrr run`\n"
            "  -h, --help     show this help\n");
 }
+
+/* The execution engine of every launch (--backend, resolved once). */
+static const char *dap_engine;
 
 /* What one launched program holds. */
 struct launched {
@@ -88,7 +93,7 @@ static void log_stderr(void *ctx, const char *msg)
 static int launch_replay(struct launched *L, const char *path, struct dap_program *p, char *err,
                          size_t n)
 {
-    if (replayer_open(&L->r, path, L->out_fd, err, n) != 0) {
+    if (replayer_open_on(&L->r, path, dap_engine, L->out_fd, err, n) != 0) {
         replayer_close(&L->r);
         return -1;
     }
@@ -105,8 +110,9 @@ static int launch_replay(struct launched *L, const char *path, struct dap_progra
     p->target = L->d;
     p->elf = L->r.meta->elf;
     p->elf_len = L->r.meta->elf_len;
-    snprintf(L->desc, sizeof L->desc, "replaying %s (step back and reverse continue available)",
-             path);
+    snprintf(L->desc, sizeof L->desc,
+             "replaying %s on the %s engine (step back and reverse continue available)", path,
+             L->r.m.vm.ops->name);
     return 0;
 }
 
@@ -128,7 +134,8 @@ static int launch_live(struct launched *L, const char *path, const char *const *
         }
         k += (size_t)w;
     }
-    struct monitor_config cfg = {.stdin_path = "/dev/null", .cmdline = cmdline, .elf_name = path};
+    struct monitor_config cfg = {
+        .stdin_path = "/dev/null", .cmdline = cmdline, .elf_name = path, .engine = dap_engine};
     if (monitor_init(&L->m, &cfg, L->elf, len, err, n) < 0) {
         free(L->elf);
         return -1;
@@ -146,8 +153,9 @@ static int launch_live(struct launched *L, const char *path, const char *const *
     p->target = L->d;
     p->elf = L->elf;
     p->elf_len = len;
-    snprintf(L->desc, sizeof L->desc, "running %s live (no reverse execution: record it first)",
-             path);
+    snprintf(L->desc, sizeof L->desc,
+             "running %s live on the %s engine (no reverse execution: record it first)", path,
+             L->m.vm.ops->name);
     return 0;
 }
 
@@ -199,15 +207,19 @@ int cmd_dap(int argc, char **argv)
     static const struct option longopts[] = {
         {"port", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        {"backend", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0},
     };
-    const char *port = NULL;
+    const char *port = NULL, *backend = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+p:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             port = optarg;
+            break;
+        case 'B':
+            backend = optarg;
             break;
         case 'h':
             usage_dap();
@@ -222,6 +234,9 @@ int cmd_dap(int argc, char **argv)
                 argv[optind]);
         return PVRR_EXIT_USAGE;
     }
+    int rc = cli_choose_backend(backend, 0, "dap", &dap_engine);
+    if (rc)
+        return rc;
     signal(SIGPIPE, SIG_IGN);
     struct launched *current = NULL;
     struct dap_launcher l = {.launch = launch, .end = end, .ctx = &current};

@@ -13,19 +13,18 @@ log="$out/kvstore.pvlog"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 [ -x "$pvrr" ] || { echo "demo: $pvrr not found: build first (see README.md)" >&2; exit 2; }
-here=$(cd "$(dirname "$0")" && pwd)
-# pvrr needs an execution engine: without a working /dev/kvm, run the whole demo
-# inside a QEMU machine that has one (tools/with-kvm), and say so.
+# pvrr picks its execution engine (auto: KVM where /dev/kvm works, else its own
+# software CPU) and says which in one line: show it once, stop if nothing can run.
 if ! probe=$("$pvrr" run "$build/guests/hello.elf" 2>&1 >/dev/null); then
-    if [ -z "${PVRR_DEMO_IN_WITH_KVM:-}" ] && [ -x "$here/with-kvm" ]; then
-        echo "demo: pvrr cannot start a guest here: ${probe##*pvrr run: }"
-        echo "demo: running the demo through tools/with-kvm instead"
-        PVRR_DEMO_IN_WITH_KVM=1 exec "$here/with-kvm" "$0" "$@"
-    fi
     echo "demo: pvrr cannot start a guest on this machine:" >&2
     echo "$probe" >&2
-    echo "demo: run it where /dev/kvm works, or through tools/with-kvm (README.md)" >&2
     exit 125
+fi
+if [ -n "$probe" ]; then
+    echo "demo: ${probe#pvrr: }"
+    # the rest of the demo on the same engine, without repeating the line
+    chosen=$(printf '%s' "$probe" | sed -n 's/^pvrr: \([a-z]*\) backend (auto.*/\1/p' | head -1)
+    [ -n "$chosen" ] && export PVRR_BACKEND="$chosen"
 fi
 
 step "1. Record kvstore until a run fails (it corrupts its table in about one run in four)"

@@ -2,6 +2,7 @@
  * dump.c - `pvrr dump` and `pvrr info`: look inside a recording.
  */
 #include "tools/cli.h"
+#include "tools/dump_linux.h"
 
 #include "formats/symbolize.h"
 #include "pvlog/pvlog.h"
@@ -121,22 +122,29 @@ void dump_event_line(struct pvrr_sym *sym, const struct pvlog_event *ev, char *b
 
 static void usage_dump(void)
 {
-    printf("Usage: pvrr dump [--json] FILE.pvlog\n"
+    printf("Usage: pvrr dump [--json] [--no-replay] FILE.pvlog\n"
            "\n"
            "List every event of a recording: index, hypercall, arguments, result sizes and the\n"
-           "guest RIP with function and file:line (from the embedded ELF's DWARF).\n"
-           "  -j, --json   one JSON document: {\"events\": [...], \"end\": {...}}\n");
+           "guest RIP with function and file:line (from the embedded ELF's DWARF). For a Linux\n"
+           "program, each event also names the system call it served, with its arguments and\n"
+           "the program's call site (found by replaying the recording).\n"
+           "  -j, --json       one JSON document: {\"events\": [...], \"end\": {...}}\n"
+           "      --no-replay  do not replay a Linux recording (no system call names)\n");
 }
 
 int cmd_dump(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int json = 0, c;
+    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"no-replay", no_argument, NULL, 'n'},
+                                             {NULL, 0, NULL, 0}};
+    int json = 0, replay = 1, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
         if (c == 'j')
             json = 1;
+        else if (c == 'n')
+            replay = 0;
         else if (c == 'h') {
             usage_dump();
             return 0;
@@ -156,16 +164,26 @@ int cmd_dump(int argc, char **argv)
     char serr[256];
     if (pvrr_sym_open(&sym, meta->elf, meta->elf_len, serr, sizeof serr) < 0)
         sym = NULL;
+    char why[256] = "";
+    struct dump_syscalls *sc =
+        replay ? dump_linux_syscalls(argv[optind], meta, why, sizeof why) : NULL;
+    if (why[0])
+        fprintf(stderr, "pvrr dump: %s\n", why);
     json_object *jevents = json ? json_object_new_array() : NULL;
     json_object *jend = NULL;
     struct pvlog_event ev;
     struct pvlog_error err;
     enum pvlog_status st;
     while ((st = pvlog_reader_next(rd, &ev, &err)) == PVLOG_OK) {
+        const struct dump_syscall *call =
+            ev.kind == PVLOG_EV_HYPERCALL ? dump_syscall_at(sc, ev.index) : NULL;
+        char calltext[700] = "";
+        if (call)
+            dump_syscall_format(sc, call, calltext, sizeof calltext);
         if (!json) {
             char line[1024];
             dump_event_line(sym, &ev, line, sizeof line);
-            printf("%s\n", line);
+            printf("%s%s%s\n", line, call ? "  <- " : "", calltext);
             continue;
         }
         if (ev.kind == PVLOG_EV_END) {
@@ -193,6 +211,18 @@ int cmd_dump(int argc, char **argv)
         json_object_object_add(o, "args", json_object_new_string(args));
         json_object_object_add(o, "writes", json_object_new_int((int)ev.nwrites));
         json_object_object_add(o, "result_bytes", json_object_new_uint64(out));
+        if (call) {
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "name", json_object_new_string(dump_syscall_name(call->nr)));
+            json_object_object_add(j, "nr", json_object_new_uint64(call->nr));
+            json_object *ja = json_object_new_array();
+            for (int k = 0; k < 6; k++)
+                json_object_array_add(ja, json_object_new_uint64(call->args[k]));
+            json_object_object_add(j, "args", ja);
+            json_object_object_add(j, "rip", json_object_new_uint64(call->rip));
+            json_object_object_add(j, "text", json_object_new_string(calltext));
+            json_object_object_add(o, "syscall", j);
+        }
         json_object_array_add(jevents, o);
     }
     rc = 0;
@@ -211,6 +241,7 @@ int cmd_dump(int argc, char **argv)
     }
     if (sym)
         pvrr_sym_close(sym);
+    dump_linux_free(sc);
     pvlog_reader_close(rd);
     return rc;
 }

@@ -19,7 +19,8 @@ static void usage_main(void)
 {
     printf("Usage: pvrr COMMAND [OPTIONS] ...\n"
            "\n"
-           "pvrr records and replays paravirtualized guests on Linux KVM, and lets gdb debug\n"
+           "pvrr records and replays paravirtualized guests on Linux KVM or its own software\n"
+           "CPU (the backend: --backend, PVRR_BACKEND), and lets gdb, lldb and editors debug\n"
            "them forwards and backwards.\n"
            "\n"
            "Commands:\n"
@@ -41,15 +42,18 @@ static void usage_run(void)
 {
     printf("Usage: pvrr run [OPTIONS] GUEST.elf [--] [GUEST ARGS...]\n"
            "\n"
-           "Boot GUEST.elf (a 64-bit pvrr guest built with the pvrr SDK) in a KVM VM and serve\n"
-           "its hypercalls. Console output goes to stdout; the guest's exit status becomes\n"
-           "pvrr's exit status.\n"
+           "Boot GUEST.elf (a 64-bit pvrr guest built with the pvrr SDK, or a static Linux\n"
+           "program) and serve its hypercalls. Console output goes to stdout; the guest's exit\n"
+           "status becomes pvrr's exit status.\n"
            "\n"
            "Options:\n"
            "  -m, --mem SIZE        guest RAM, e.g. 64M, 1G (default 64M, 2M..4G)\n"
            "  -d, --disk FILE       attach FILE as the block device (read-write if permitted)\n"
            "  -i, --stdin FILE      console input from FILE (default: pvrr's stdin)\n"
            "  -t, --timeout SECS    stop the guest after SECS seconds (exit status %d)\n"
+           "      --backend B       the execution engine: auto (default: kvm where /dev/kvm\n"
+           "                        works, else emu, said on stderr), kvm, emu (software CPU);\n"
+           "                        PVRR_BACKEND in the environment sets the default\n"
            "      --root DIR        a Linux program's / is DIR (read-only)\n"
            "      --file HOST[:GUEST]  expose one host file to a Linux program (at GUEST,\n"
            "                        default: HOST made absolute), read-only\n"
@@ -62,7 +66,7 @@ static void usage_run(void)
            "  -h, --help            show this help\n"
            "\n"
            "Exit status: the guest's status (0-255); %d guest panic or fault; %d timeout;\n"
-           "%d pvrr error (bad ELF, no KVM, ...); %d usage error.\n",
+           "%d pvrr error (bad ELF, --backend kvm without KVM, ...); %d usage error.\n",
            PVRR_EXIT_TIMEOUT, PVRR_EXIT_PANIC, PVRR_EXIT_TIMEOUT, PVRR_EXIT_ERROR, PVRR_EXIT_USAGE);
 }
 
@@ -108,13 +112,21 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
                        void (*usage)(void))
 {
     static const struct option longopts[] = {
-        {"mem", required_argument, NULL, 'm'},    {"disk", required_argument, NULL, 'd'},
-        {"stdin", required_argument, NULL, 'i'},  {"timeout", required_argument, NULL, 't'},
-        {"gdb", required_argument, NULL, 'g'},    {"gdb-allow-remote", no_argument, NULL, 'R'},
-        {"output", required_argument, NULL, 'o'}, {"until-fail", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},         {"root", required_argument, NULL, 1001},
-        {"file", required_argument, NULL, 1002},  {"write-dir", required_argument, NULL, 1003},
-        {"env", required_argument, NULL, 1004},   {NULL, 0, NULL, 0},
+        {"mem", required_argument, NULL, 'm'},
+        {"disk", required_argument, NULL, 'd'},
+        {"stdin", required_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 't'},
+        {"gdb", required_argument, NULL, 'g'},
+        {"gdb-allow-remote", no_argument, NULL, 'R'},
+        {"output", required_argument, NULL, 'o'},
+        {"until-fail", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {"root", required_argument, NULL, 1001},
+        {"file", required_argument, NULL, 1002},
+        {"write-dir", required_argument, NULL, 1003},
+        {"env", required_argument, NULL, 1004},
+        {"backend", required_argument, NULL, 1005},
+        {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
@@ -132,6 +144,9 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
             break;
         case 1003:
             o->write_spec = optarg;
+            break;
+        case 1005:
+            o->backend = optarg;
             break;
         case 1004:
             if (o->nenv == CLI_MAX_ENV || !strchr(optarg, '=')) {
@@ -221,6 +236,28 @@ int cli_parse_run_opts(int argc, char **argv, struct run_opts *o, const char *cm
     }
     o->cfg.cmdline = o->cmdline;
     o->cfg.elf_name = o->elf_path;
+    return cli_choose_backend(o->backend, 0, cmd, &o->cfg.engine);
+}
+
+int cli_choose_backend(const char *want, int quiet, const char *cmd, const char **engine)
+{
+    const struct engine_ops *e;
+    int was_auto;
+    char why[320];
+    switch (engine_select(want, &e, &was_auto, why, sizeof why)) {
+    case ENGINE_SELECTED:
+        break;
+    case ENGINE_SELECT_UNKNOWN:
+        fprintf(stderr, "pvrr %s: %s%s\n", cmd, why,
+                want && *want ? "" : " (from PVRR_BACKEND in the environment)");
+        return PVRR_EXIT_USAGE;
+    default:
+        fprintf(stderr, "pvrr %s: %s\n", cmd, why);
+        return PVRR_EXIT_ERROR;
+    }
+    if (was_auto && !quiet)
+        fprintf(stderr, "pvrr: %s backend (auto: %s)\n", e->name, why);
+    *engine = e->name;
     return 0;
 }
 
@@ -263,23 +300,36 @@ void cli_catch_interrupts(volatile int *flag)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-void cli_report_stop(const struct monitor *m, const void *elf, size_t len)
+void cli_report_stop(const struct monitor *m, const char *elf_path)
 {
     if (m->stop.reason == MON_EXIT)
         return;
-    fprintf(stderr, "pvrr: %s\n", m->stop.msg);
-    const char *at = strstr(m->stop.msg, "rip 0x");
-    if (!at || !elf)
-        return;
-    uint64_t rip = strtoull(at + 6, NULL, 16);
+    char where[512] = "";
+    void *elf = NULL;
+    size_t len;
+    char err[256];
     struct pvrr_sym *sym = NULL;
-    char err[256], loc[256];
-    struct pvrr_symloc l;
-    if (pvrr_sym_open(&sym, elf, len, err, sizeof err) == 0 && pvrr_sym_lookup(sym, rip, &l) == 0) {
-        pvrr_sym_format(sym, rip, loc, sizeof loc);
-        fprintf(stderr, "pvrr: rip 0x%llx is in %s\n", (unsigned long long)rip, loc);
+    /* the fault's rip, or the one a panic or timeout report names */
+    uint64_t rip = m->stop.reason == MON_FAULT ? m->stop.rip : 0;
+    const char *named = strstr(m->stop.msg, "rip 0x");
+    if (!rip && named)
+        rip = strtoull(named + 6, NULL, 16);
+    if (rip && elf_path && pvrr_read_file(elf_path, 256u << 20, &elf, &len, err, sizeof err) == 0 &&
+        pvrr_sym_open(&sym, elf, len, err, sizeof err) == 0) {
+        struct pvrr_symloc loc;
+        if (pvrr_sym_lookup(sym, rip, &loc) == 0) {
+            char at[400];
+            pvrr_sym_format(sym, rip, at, sizeof at);
+            snprintf(where, sizeof where, "  guest at %s\n", at);
+        }
     }
     pvrr_sym_close(sym);
+    free(elf);
+    const char *nl = strchr(m->stop.msg, '\n');
+    if (where[0] && nl)
+        fprintf(stderr, "pvrr: %.*s\n%s%s\n", (int)(nl - m->stop.msg), m->stop.msg, where, nl + 1);
+    else
+        fprintf(stderr, "pvrr: %s\n%s", m->stop.msg, where);
 }
 
 int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path);
@@ -320,7 +370,7 @@ int cmd_run(int argc, char **argv)
             monitor_kick_every(&m, 50);
         status = monitor_run(&m);
     }
-    cli_report_stop(&m, elf, len);
+    cli_report_stop(&m, o.elf_path);
     cli_interrupt_kicks(NULL);
     monitor_fini(&m);
     free(elf);
@@ -336,7 +386,9 @@ int main(int argc, char **argv)
         return argc < 2 ? PVRR_EXIT_USAGE : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("pvrr %s (guest ABI %d)\n", PVRR_VERSION_STRING, PVRR_ABI_VERSION);
+        printf("pvrr %s (guest ABI %d)\nbackends: %s (auto: kvm where /dev/kvm works, else "
+               "emu)\n",
+               PVRR_VERSION_STRING, PVRR_ABI_VERSION, engine_names());
         return 0;
     }
     static const struct {

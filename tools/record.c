@@ -35,6 +35,8 @@ static void usage_record(void)
         "  -i, --stdin FILE        console input from FILE\n"
         "      --root, --file, --write-dir, --env   for a Linux program, as in `pvrr run`\n"
         "  -t, --timeout SECS      stop the guest after SECS seconds\n"
+        "      --backend B         auto (default), kvm or emu, as in `pvrr run`; the log\n"
+        "                          replays on either\n"
         "  -h, --help              show this help\n"
         "\n"
         "Exit status: as `pvrr run` (the guest's status); with --until-fail, the failing\n"
@@ -120,11 +122,11 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
         rc = PVRR_EXIT_ERROR;
     }
     if (m.stop.reason != MON_EXIT && out_fd == STDOUT_FILENO)
-        cli_report_stop(&m, elf, len);
+        cli_report_stop(&m, o->elf_path);
     *failed = m.stop.reason == MON_PANIC || m.stop.reason == MON_FAULT ||
               (m.stop.reason == MON_EXIT && status != 0);
     if (out_fd != STDOUT_FILENO && *failed)
-        cli_report_stop(&m, elf, len);
+        cli_report_stop(&m, o->elf_path);
     cli_interrupt_kicks(NULL);
     monitor_fini(&m);
     return rc;

@@ -30,6 +30,9 @@ static void usage_replay(void)
            "      --gdb-allow-remote  permit a non-loopback HOST for --gdb (no authentication!)\n"
            "  -e, --extract-elf F  write the embedded guest ELF to F (for gdb's symbols); for a\n"
            "                       Linux program: the program to F, pvrr's kernel to F.kernel\n"
+           "      --backend B      auto (default: kvm where /dev/kvm works, else emu; said on\n"
+           "                       stderr unless --check), kvm or emu: any recording replays\n"
+           "                       on either\n"
            "  -h, --help           show this help\n"
            "\n"
            "Exit status:\n"
@@ -73,10 +76,11 @@ int cmd_replay(int argc, char **argv)
         {"gdb-allow-remote", no_argument, NULL, 'R'},
         {"extract-elf", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
+        {"backend", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0},
     };
     int check = 0, nonlocal = 0, c;
-    const char *gdb = NULL, *elf_out = NULL;
+    const char *gdb = NULL, *elf_out = NULL, *backend = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+cg:e:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -92,6 +96,9 @@ int cmd_replay(int argc, char **argv)
         case 'e':
             elf_out = optarg;
             break;
+        case 'B':
+            backend = optarg;
+            break;
         case 'h':
             usage_replay();
             return 0;
@@ -105,9 +112,13 @@ int cmd_replay(int argc, char **argv)
         return PVRR_EXIT_USAGE;
     }
     const char *path = argv[optind];
+    const char *engine;
+    int rc = cli_choose_backend(backend, check, "replay", &engine);
+    if (rc)
+        return rc;
     struct replayer r;
     char err[1024];
-    int rc = replayer_open(&r, path, check ? -1 : STDOUT_FILENO, err, sizeof err);
+    rc = replayer_open_on(&r, path, engine, check ? -1 : STDOUT_FILENO, err, sizeof err);
     if (rc) {
         fprintf(stderr, "pvrr replay: %s\n", err);
         replayer_close(&r);

@@ -97,6 +97,8 @@ static int emu_create(struct vm *vm, char *err, size_t errlen)
     }
     madvise(e->shadow, vm->mem_size, MADV_DONTFORK);
     e->limit = UINT64_MAX;
+    if (emu_ring_check(vm, err, errlen) < 0)
+        goto fail;
     if (emu_hooks_init(vm) < 0) {
         snprintf(err, errlen, "the emulator refused its hooks");
         goto fail;
@@ -232,7 +234,7 @@ static void emu_get_sregs(struct vm *vm, struct engine_sregs *s)
     s->cr3 = rreg(uc, UC_X86_REG_CR3);
     s->cr4 = rreg(uc, UC_X86_REG_CR4);
     s->cr8 = rreg(uc, UC_X86_REG_CR8);
-    s->efer = rmsr(uc, MSR_EFER);
+    s->efer = rmsr(uc, MSR_EFER) | (e->efer_sce ? 1u : 0u); /* SCE is the engine's (emu_ring.c) */
     s->kernel_gs_base = rmsr(uc, MSR_KERNEL_GS_BASE);
 }
 
@@ -245,6 +247,7 @@ static void emu_set_sregs(struct vm *vm, const struct engine_sregs *s)
     uc_check(uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr), "uc_reg_write(GDTR)");
     uc_check(uc_reg_write(uc, UC_X86_REG_IDTR, &idtr), "uc_reg_write(IDTR)");
     wmsr(uc, MSR_EFER, s->efer);
+    e->efer_sce = s->efer & 1;
     wreg(uc, UC_X86_REG_CR4, s->cr4);
     wreg(uc, UC_X86_REG_CR3, s->cr3);
     wreg(uc, UC_X86_REG_CR0, s->cr0);
@@ -371,6 +374,7 @@ static void emu_cpu_save(struct vm *vm, void *blob)
     uc_check(uc_context_save(e->uc, e->ctx), "uc_context_save");
     st->x.count = e->count;
     st->x.magic = EMU_STATE_MAGIC;
+    st->x.efer_sce = (uint64_t)e->efer_sce;
     st->ctx_size = e->ctx_size;
     memcpy(st->ctx, e->ctx, e->ctx_size);
 }
@@ -386,6 +390,7 @@ static void emu_cpu_restore(struct vm *vm, const void *blob)
     memcpy(e->ctx, st->ctx, e->ctx_size);
     uc_check(uc_context_restore(e->uc, e->ctx), "uc_context_restore");
     e->count = st->x.count;
+    e->efer_sce = (int)st->x.efer_sce;
     e->triple = 0;
     e->io_pending = 0;
     e->strio = 0;
@@ -409,7 +414,7 @@ static int emu_bp_set(struct vm *vm, uint64_t addr, unsigned flags, int insert)
         if (e->bp[i] == addr) {
             if (!insert) {
                 e->bp[i] = e->bp[--e->nbp];
-                emu_spot_clear(vm, addr, EMU_AT_BP);
+                emu_spot_release(vm, addr, EMU_AT_BP);
             }
             return 0;
         }

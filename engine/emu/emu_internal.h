@@ -2,7 +2,9 @@
  * emu_internal.h - the emulator engine's private state, shared by its files
  * (emu.c: the machine, CPU state, save/restore, breakpoint and watch lists,
  * written pages; emu_scan.c: the code scan; emu_run.c: hooks, running,
- * exact stops; emu_x86.c: exception delivery, page walks). Nothing outside engine/emu/ includes this or <unicorn/unicorn.h>.
+ * exact stops; emu_x86.c: exception delivery, page walks; emu_ring.c: the
+ * instructions Unicorn gets wrong). Nothing outside engine/emu/ includes this or
+ * <unicorn/unicorn.h>.
  *
  * The engine runs the guest on Unicorn 2.0.1 (QEMU's TCG). How it gets exact
  * behaviour out of it (../shared/emulator.md lists the traps):
@@ -41,14 +43,18 @@
 #define EMU_AT_BP 0x10u    /* an execution breakpoint */
 #define EMU_AT_STOP 0x20u  /* the instruction a counted run stops before */
 #define EMU_AT_SYSCALL 0x40u
-#define EMU_AT_STRIO_OUT 0x100u
 #define EMU_AT_VEX 0x80u /* a VEX/EVEX (AVX) instruction: Unicorn 2.0.1 runs it wrong (trap 7) */
+#define EMU_AT_SYSRET 0x100u /* sysret: the engine executes it (emu_ring.c) */
+#define EMU_AT_STRIO_OUT 0x400u
+#define EMU_AT_MSR 0x200u /* rdmsr/wrmsr: the engine executes those of EFER */
 
 struct emu_spot {
     uint64_t addr;
     unsigned flags;
     const char *what; /* for CONTRACT: the instruction's name */
-    uint8_t hooked;   /* the slot is used (its code hook exists) */
+    uint8_t hooked;   /* the slot is used */
+    uint8_t live;     /* its code hook exists (hook) */
+    uc_hook hook;
 };
 
 /* A decoded translation block. */
@@ -73,12 +79,21 @@ enum emu_stop {
     EMU_STOP_KICK,
     EMU_STOP_LIMIT, /* the instruction limit was reached */
     EMU_STOP_WATCH,
+    EMU_STOP_INSN, /* an instruction the engine executes itself (insn) */
+};
+
+/* Where the error code of an exception to deliver comes from. */
+enum emu_err_from {
+    EMU_ERR_DERIVE, /* worked out by the engine (a #PF's from the page tables), else 0 */
+    EMU_ERR_QEMU,   /* the one QEMU raised the exception with (emu_exception_error) */
+    EMU_ERR_GIVEN,  /* exc_err */
 };
 
 /* The part of the CPU state Unicorn's context lacks, saved after it. */
 struct emu_extra {
     uint64_t count;
     uint64_t magic;
+    uint64_t efer_sce;
 };
 
 #define EMU_CTX_MAX 16384
@@ -113,6 +128,9 @@ struct emu_engine {
     struct emu_watch *w;
     size_t nw, capw;
 
+    /* the block block_decode is decoding (translated, not in the table yet) */
+    uint64_t decoding, decoding_size;
+
     /* instruction counting */
     uint64_t count;         /* instructions retired since boot (inside a block: incl. all of it) */
     struct emu_block *cur;  /* the block running, while its count is count - cur->icount */
@@ -130,8 +148,15 @@ struct emu_engine {
     uint16_t io_port;
     uint8_t io_size, io_out;
     uint32_t io_value;
-    /* an exception to deliver */
+    /* an exception to deliver, and where its error code comes from */
     int exc_vector, exc_is_int;
+    enum emu_err_from exc_err_from;
+    uint32_t exc_err;
+    /* an instruction to execute (EMU_STOP_INSN) */
+    int insn;
+    unsigned insn_len;
+    /* EFER.SCE: Unicorn's CPU model cannot hold it (emu_ring.c) */
+    int efer_sce;
     /* a bad access (outside RAM) */
     int bad;
     uint64_t bad_addr;
@@ -179,6 +204,10 @@ struct emu_spot *emu_spot_find(struct emu_engine *e, uint64_t addr);
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what);
 /* Clear (flags) of the special address (addr) (its hook stays). */
 void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
+/* As emu_spot_clear, and when no flag is left, delete the address's code hook
+ * (its code is translated again without it, so a hot loop where a counted run
+ * once stopped runs at full speed again). Only outside uc_emu_start. */
+void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags);
 /* Forget the decoded blocks and special addresses (destroy). */
 void emu_run_free(struct vm *vm);
 

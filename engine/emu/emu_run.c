@@ -16,13 +16,6 @@
 
 /* ---- stopping ---- */
 
-static uint64_t reg(uc_engine *uc, int id)
-{
-    uint64_t v = 0;
-    uc_reg_read(uc, id, &v);
-    return v;
-}
-
 static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
@@ -167,9 +160,18 @@ static int is_bp(const struct emu_engine *e, uint64_t addr)
     return 0;
 }
 
+static uint64_t reg_of(uc_engine *uc, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
+#define CR4_TSD 0x4u
+#define MSR_EFER 0xc0000080u
+
 void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    (void)size;
     struct vm *vm = user;
     struct emu_engine *e = emu_of(vm);
     if (e->stop) {
@@ -211,6 +213,18 @@ void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
+    if ((flags & (EMU_AT_HLT | EMU_AT_CONTRACT)) && emu_cpl(vm) > 0 &&
+        ((flags & EMU_AT_HLT) || (s && s->what && strncmp(s->what, "rdtsc", 5) == 0 &&
+                                  (reg_of(uc, UC_X86_REG_CR4) & CR4_TSD)))) {
+        /* hlt, and rdtsc/rdtscp with CR4.TSD, outside ring 0: #GP(0), as
+         * hardware (a guest kernel emulates or refuses them) */
+        e->exc_vector = 13;
+        e->exc_is_int = 0;
+        e->exc_err_from = EMU_ERR_GIVEN;
+        e->exc_err = 0;
+        stop_at(e, EMU_STOP_EXCEPTION, addr);
+        return;
+    }
     if (flags & EMU_AT_CONTRACT) {
         set_fault(ev, ENGINE_FAULT_CONTRACT,
                   "guest executed %s at rip 0x%" PRIx64
@@ -222,11 +236,13 @@ void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
-    if ((flags & EMU_AT_VEX) && !(reg(uc, UC_X86_REG_CR4) & (1ull << 18))) {
+    if ((flags & EMU_AT_VEX) && !(reg_of(uc, UC_X86_REG_CR4) & (1ull << 18))) {
         /* CR4.OSXSAVE clear (pvrr boots so, and its CPUID offers no AVX): a
          * VEX/EVEX instruction raises #UD on hardware, delivered as there */
         e->exc_vector = 6;
         e->exc_is_int = 0;
+        e->exc_err_from = EMU_ERR_GIVEN;
+        e->exc_err = 0;
         stop_at(e, EMU_STOP_EXCEPTION, addr);
         return;
     }
@@ -252,20 +268,30 @@ void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         return;
     }
     if (flags & EMU_AT_STRIO) {
-        uint64_t dx = 0;
-        uc_reg_read(uc, UC_X86_REG_RDX, &dx);
         e->strio = 1 | ((flags & EMU_AT_STRIO_OUT) ? 2 : 0);
-        e->strio_port = (uint16_t)dx;
+        e->strio_port = (uint16_t)reg_of(uc, UC_X86_REG_RDX);
         return;
     }
-    if (flags & EMU_AT_SYSCALL) {
-        uc_x86_msr m = {.rid = 0xc0000080u};
-        uc_reg_read(uc, UC_X86_REG_MSR, &m);
-        if (!(m.value & 1)) { /* EFER.SCE clear: #UD, as hardware (Unicorn ignores it) */
-            e->exc_vector = 6;
-            e->exc_is_int = 0;
-            stop_at(e, EMU_STOP_EXCEPTION, addr);
+    if (flags & (EMU_AT_SYSCALL | EMU_AT_SYSRET | EMU_AT_MSR)) {
+        /* Unicorn 2.0.1 runs syscall as a no-op and sysret as #UD, and drops
+         * EFER.SCE: the run loop executes these (emu_ring.c) */
+        const uint8_t *b = vm_gpa(vm, addr, 3);
+        if (!b)
+            return;
+        int rex_w = (b[0] & 0xf8) == 0x48;
+        if (flags & EMU_AT_SYSCALL) {
+            e->insn = EMU_INSN_SYSCALL;
+        } else if (flags & EMU_AT_SYSRET) {
+            e->insn = rex_w ? EMU_INSN_SYSRET : EMU_INSN_SYSRETL;
+        } else {
+            /* only EFER's, in ring 0 (elsewhere QEMU raises #GP itself) */
+            if (emu_cpl(vm) != 0 || (uint32_t)reg_of(uc, UC_X86_REG_RCX) != MSR_EFER)
+                return;
+            unsigned k = (b[0] & 0xf0) == 0x40;                           /* a REX prefix */
+            e->insn = b[k + 1] == 0x30 ? EMU_INSN_WRMSR : EMU_INSN_RDMSR; /* 0f 30, 0f 32 */
         }
+        e->insn_len = size;
+        stop_at(e, EMU_STOP_INSN, addr);
         return;
     }
 }
@@ -321,13 +347,15 @@ static int on_cpuid_insn(uc_engine *uc, void *user)
 /* An exception (the rip Unicorn restored: the faulting instruction, or after
  * a software interrupt) to deliver after the stop; the count excludes a
  * faulting instruction. */
-static void exception_stop(struct vm *vm, int vector)
+static void exception_stop(struct vm *vm, int vector, int err_from)
 {
     struct emu_engine *e = emu_of(vm);
     uint64_t rip = 0;
     uc_reg_read(e->uc, UC_X86_REG_RIP, &rip);
     e->exc_vector = vector;
     e->exc_is_int = emu_is_soft_int(vm, vector, rip);
+    e->exc_err_from = err_from;
+    e->exc_err = 0;
     if (e->cur)
         e->count = cur_start(e) + index_in(e->cur, rip);
     e->cur = NULL;
@@ -337,7 +365,7 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *user)
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
-    exception_stop(user, (int)intno);
+    exception_stop(user, (int)intno, EMU_ERR_QEMU);
     e->stop = EMU_STOP_EXCEPTION;
     e->restart_rip = 0; /* the rip Unicorn restored at the fault */
     uc_emu_stop(e->uc);
@@ -347,7 +375,7 @@ static bool on_invalid(uc_engine *uc, void *user)
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
-    exception_stop(user, 6); /* #UD */
+    exception_stop(user, 6, EMU_ERR_DERIVE); /* #UD */
     e->stop = EMU_STOP_EXCEPTION;
     e->restart_rip = 0;
     uc_emu_stop(e->uc);
@@ -362,7 +390,7 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size
     if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr) {
         /* a non-canonical address: #GP(0) on hardware (Unicorn 2.0.1 does not
          * translate virtual addresses, so it sees a physical address nobody mapped) */
-        exception_stop(user, 13);
+        exception_stop(user, 13, EMU_ERR_GIVEN);
         e->stop = EMU_STOP_EXCEPTION;
         e->restart_rip = 0;
         return false;
@@ -372,7 +400,7 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size
          * guest's tables do not map is a #PF on hardware, not an access
          * outside RAM */
         uc_reg_write(uc, UC_X86_REG_CR2, &addr);
-        exception_stop(user, 14);
+        exception_stop(user, 14, EMU_ERR_DERIVE);
         e->stop = EMU_STOP_EXCEPTION;
         e->restart_rip = 0;
         return false;
@@ -487,6 +515,13 @@ void emu_flush_tlb(struct vm *vm)
 
 /* ---- the run loop ---- */
 
+static uint64_t reg(uc_engine *uc, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
 static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a,
                             struct engine_event *ev);
 void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev)
@@ -518,7 +553,7 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
     e->stepping = step;
     e->limit = step ? e->count + 1 : max ? e->count + max : UINT64_MAX;
     if (e->armed) {
-        emu_spot_clear(vm, e->armed, EMU_AT_STOP);
+        emu_spot_release(vm, e->armed, EMU_AT_STOP);
         e->armed = 0;
     }
     if (e->shadow_stale)
@@ -596,10 +631,34 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
             ev->watch.is_write = e->wh.is_write;
             memcpy(ev->watch.data, e->wh.data, sizeof ev->watch.data);
             return;
-        case EMU_STOP_EXCEPTION: {
+        case EMU_STOP_INSN: {
+            uint32_t xerr = 0;
+            int vector = emu_exec_insn(vm, e->insn, rip, e->insn_len, &xerr);
+            if (vector >= 0) { /* it raised an exception instead */
+                e->exc_vector = vector;
+                e->exc_is_int = 0;
+                e->exc_err_from = EMU_ERR_GIVEN;
+                e->exc_err = xerr;
+                goto deliver;
+            }
+            e->count++;
+            rip = reg(uc, UC_X86_REG_RIP);
+            if (step || e->count >= e->limit) {
+                ev->kind = step ? ENGINE_EV_STEP : ENGINE_EV_TIMEOUT;
+                return;
+            }
+            if (is_bp(e, rip)) {
+                ev->kind = ENGINE_EV_BREAKPOINT;
+                ev->bp.addr = rip;
+                return;
+            }
+            continue;
+        }
+        case EMU_STOP_EXCEPTION:
+        deliver : {
             int vector = e->exc_vector;
             e->strio = 0; /* a string I/O that faulted is not reported */
-            if (emu_deliver(vm, vector, e->exc_is_int, rip, ev) < 0) {
+            if (emu_deliver(vm, vector, e->exc_is_int, e->exc_err_from, e->exc_err, rip, ev) < 0) {
                 e->triple = 1;
                 return; /* ev: the triple fault */
             }
@@ -617,10 +676,16 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
         }
         case EMU_STOP_NONE:
         default:
-            /* uc_emu_start returned by itself (Unicorn executed hlt or reached
-             * an end it keeps): treat as an internal error */
+            /* uc_emu_start returned without any stop the engine asked for:
+             * QEMU halts the CPU by itself on what it counts as a fault
+             * while delivering a double fault, or on a hlt it ran */
             set_fault(ev, ENGINE_FAULT_INTERNAL,
-                      "the emulator stopped at rip 0x%" PRIx64 " for no reason it reported", rip);
+                      "internal error in the emulator engine: Unicorn ended the guest's run at "
+                      "rip 0x%" PRIx64 " (ring %d, rflags 0x%" PRIx64
+                      ") without an event pvrr asked for (QEMU halts the CPU on a fault it "
+                      "counts as a triple fault, or on a hlt it executed itself)",
+                      rip, emu_cpl(vm), reg(uc, UC_X86_REG_RFLAGS));
+            ev->fault.addr = rip;
             return;
         }
     }

@@ -3,7 +3,7 @@
  * blocks and special addresses by address, and the decoding of each new
  * translation block (capstone) that puts code hooks where the guest must stop
  * exactly (after in/out and string I/O, at rdtsc/rdtscp/rdrand/rdseed, hlt,
- * syscall, VEX).
+ * syscall/sysret, rdmsr/wrmsr, VEX).
  */
 #include "engine/emu/emu_internal.h"
 
@@ -77,6 +77,27 @@ struct emu_spot *emu_spot_find(struct emu_engine *e, uint64_t addr)
 
 /* ---- special addresses ---- */
 
+/* Drop translated code holding (addr) so that a hook added or deleted there
+ * takes effect. Only code the guest ran can be translated, and invalidating
+ * an address translates it (a page walk that sets accessed bits in the
+ * guest's page tables: a breakpoint on code never run, or on data, would
+ * change what the guest computes), so only addresses inside a decoded block
+ * are invalidated. */
+static void invalidate(struct emu_engine *e, uint64_t addr)
+{
+    if (addr >= e->decoding && addr - e->decoding < e->decoding_size) {
+        uc_ctl_remove_cache(e->uc, addr, addr + 1);
+        return;
+    }
+    for (size_t i = 0; i < e->capblocks; i++) {
+        const struct emu_block *b = &e->blocks[i];
+        if (b->off && addr >= b->addr && addr - b->addr < (b->size ? b->size : 1)) {
+            uc_ctl_remove_cache(e->uc, addr, addr + 1);
+            return;
+        }
+    }
+}
+
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
 {
     struct emu_engine *e = emu_of(vm);
@@ -85,7 +106,16 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
         s->flags |= flags;
         if (what)
             s->what = what;
-        return 0;
+        if (s->live)
+            return 0;
+        if (uc_hook_add(e->uc, &s->hook, UC_HOOK_CODE, (void *)emu_on_spot, vm, addr, addr) !=
+            UC_ERR_OK) {
+            s->flags &= ~flags;
+            return -1;
+        }
+        s->live = 1;
+        invalidate(e, addr);
+        return 1;
     }
     if ((e->nspots + 1) * 2 > e->capspots) {
         size_t cap = e->capspots ? e->capspots * 2 : 256;
@@ -111,10 +141,11 @@ int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
     uc_hook h;
     if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)emu_on_spot, vm, addr, addr) != UC_ERR_OK)
         return -1;
-    e->spots[i] = (struct emu_spot){.addr = addr, .flags = flags, .what = what, .hooked = 1};
+    e->spots[i] = (struct emu_spot){
+        .addr = addr, .flags = flags, .what = what, .hooked = 1, .live = 1, .hook = h};
     e->nspots++;
     /* code translated before the hook existed does not call it */
-    uc_ctl_remove_cache(e->uc, addr, addr + 1);
+    invalidate(e, addr);
     return 1;
 }
 
@@ -123,6 +154,20 @@ void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags)
     struct emu_spot *s = emu_spot_find(emu_of(vm), addr);
     if (s)
         s->flags &= ~flags;
+}
+
+void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags)
+{
+    struct emu_engine *e = emu_of(vm);
+    struct emu_spot *s = emu_spot_find(e, addr);
+    if (!s)
+        return;
+    s->flags &= ~flags;
+    if (s->flags || !s->live)
+        return;
+    uc_hook_del(e->uc, s->hook);
+    s->live = 0;
+    invalidate(e, addr);
 }
 
 /* ---- the code scan ---- */
@@ -140,6 +185,8 @@ struct emu_block *emu_block_decode(struct vm *vm, uint64_t addr, uint32_t size, 
         return NULL;
     uint32_t n = 0;
     if (code) {
+        e->decoding = addr;
+        e->decoding_size = size ? size : 1;
         cs_insn *insn = cs_malloc(e->cs);
         size_t left = size;
         uint64_t a = addr;
@@ -190,6 +237,13 @@ struct emu_block *emu_block_decode(struct vm *vm, uint64_t addr, uint32_t size, 
             case X86_INS_SYSCALL:
                 flags = EMU_AT_SYSCALL;
                 break;
+            case X86_INS_SYSRET:
+                flags = EMU_AT_SYSRET;
+                break;
+            case X86_INS_RDMSR:
+            case X86_INS_WRMSR:
+                flags = EMU_AT_MSR;
+                break;
             default:
                 if (insn->bytes[0] == 0xc4 || insn->bytes[0] == 0xc5 || insn->bytes[0] == 0x62)
                     flags = EMU_AT_VEX, what = "an AVX (VEX/EVEX-encoded) instruction";
@@ -203,6 +257,7 @@ struct emu_block *emu_block_decode(struct vm *vm, uint64_t addr, uint32_t size, 
         }
         if (insn)
             cs_free(insn, 1);
+        e->decoding = e->decoding_size = 0;
         if (left && n < size)
             off[n++] = (uint16_t)(size - left); /* undecodable: the block's last instruction */
     }

@@ -18,6 +18,7 @@
 
 #define PF_P 0x1u
 #define PF_W 0x2u
+#define PF_U 0x4u
 #define PF_I 0x10u
 
 static uint64_t reg(uc_engine *uc, int id)
@@ -70,7 +71,8 @@ static unsigned pf_error(struct vm *vm, uint64_t rip, uint64_t cr2)
     struct emu_engine *e = emu_of(vm);
     uint64_t pa;
     unsigned pf = 0;
-    unsigned present = walk(vm, cr2, 0, 0, &pa, &pf) == 0 ? PF_P : 0;
+    unsigned present =
+        (walk(vm, cr2, 0, 0, &pa, &pf) == 0 ? PF_P : 0) | (emu_cpl(vm) == 3 ? PF_U : 0);
     /* a fetch: the fault lies in the instruction's own bytes */
     if (cr2 >= rip && cr2 < rip + 15) {
         uint64_t efer = 0;
@@ -162,9 +164,11 @@ static int deliver_one(struct vm *vm, int vector, int is_int, uint32_t errcode, 
                        uint32_t *nerr, uint64_t *ncr2)
 {
     uc_engine *uc = emu_of(vm)->uc;
-    uc_x86_mmr idtr, tr;
+    uc_x86_mmr idtr, tr, gdtr;
     uc_reg_read(uc, UC_X86_REG_IDTR, &idtr);
     uc_reg_read(uc, UC_X86_REG_TR, &tr);
+    uc_reg_read(uc, UC_X86_REG_GDTR, &gdtr);
+    int cpl = emu_cpl(vm);
     uint32_t ext = is_int ? 0 : 1;
     *nv = 13;
     *nerr = (uint32_t)vector * 8 + 2 + ext; /* #GP naming the IDT entry */
@@ -184,7 +188,27 @@ static int deliver_one(struct vm *vm, int vector, int is_int, uint32_t errcode, 
     unsigned type = g[5] & 0xf;
     if (!(g[5] & 0x80) || (type != 0xe && type != 0xf))
         return -1;
+    if (is_int && (int)((g[5] >> 5) & 3) < cpl)
+        return -1; /* int n/int3/into through a gate more privileged than the caller: #GP */
     uint16_t sel = (uint16_t)(g[2] | g[3] << 8);
+    /* the handler's code segment: a present code descriptor in the GDT */
+    *nerr = sel & 0xfffcu;
+    if (!(sel & 0xfffcu) || (sel & 4) || (uint64_t)(sel & ~7u) + 7 > gdtr.limit)
+        return -1;
+    const uint8_t *d = NULL;
+    if (walk(vm, gdtr.base + (sel & ~7u), 0, 0, &pa, &pf) == 0)
+        d = vm_gpa(vm, pa, 8);
+    if (!d)
+        return -1;
+    uint32_t e2 = d[4] | (uint32_t)d[5] << 8 | (uint32_t)d[6] << 16 | (uint32_t)d[7] << 24;
+    int dpl = (int)((e2 >> 13) & 3);
+    if ((e2 & 0x1800u) != 0x1800u || dpl > cpl) /* S and code; no outer rings */
+        return -1;
+    if (!(e2 & 0x8000u)) { /* not present: #NP(selector) */
+        *nv = 11;
+        return -1;
+    }
+    int new_cpl = (e2 & 0x400u) ? cpl : dpl; /* a conforming segment keeps the CPL */
     uint64_t target = g[0] | (uint64_t)g[1] << 8 | (uint64_t)g[6] << 16 | (uint64_t)g[7] << 24 |
                       (uint64_t)g[8] << 32 | (uint64_t)g[9] << 40 | (uint64_t)g[10] << 48 |
                       (uint64_t)g[11] << 56;
@@ -193,6 +217,16 @@ static int deliver_one(struct vm *vm, int vector, int is_int, uint32_t errcode, 
     uint64_t old_rsp = rsp;
     if (ist) {
         uint64_t at = tr.base + 0x24 + (ist - 1) * 8;
+        const uint64_t *p = NULL;
+        if (walk(vm, at, 0, 1, &pa, &pf) == 0)
+            p = vm_gpa(vm, pa, 8);
+        if (!p) {
+            *nv = 14, *nerr = pf, *ncr2 = at;
+            return -1;
+        }
+        memcpy(&rsp, p, 8);
+    } else if (new_cpl < cpl) { /* to an inner ring: the TSS's stack for it */
+        uint64_t at = tr.base + 4 + (uint64_t)new_cpl * 8;
         const uint64_t *p = NULL;
         if (walk(vm, at, 0, 1, &pa, &pf) == 0)
             p = vm_gpa(vm, pa, 8);
@@ -235,10 +269,12 @@ static int deliver_one(struct vm *vm, int vector, int is_int, uint32_t errcode, 
     fl &= ~((1ull << 8) | (1ull << 14) | (1ull << 16) | (1ull << 17)); /* TF NT RF VM */
     if (type == 0xe)
         fl &= ~(1ull << 9); /* IF */
-    uint64_t cs = sel;
+    /* CS (and into an inner ring SS: the null selector) with their hidden
+     * parts and the CPL: Unicorn's register writes set only selectors */
+    emu_load_cs_ss(vm, (uint16_t)((sel & ~3u) | (unsigned)new_cpl), e2, new_cpl != cpl,
+                   (uint16_t)new_cpl, (uint32_t)new_cpl << 13);
     uc_reg_write(uc, UC_X86_REG_RSP, &rsp);
     uc_reg_write(uc, UC_X86_REG_RFLAGS, &fl);
-    uc_reg_write(uc, UC_X86_REG_CS, &cs);
     uc_reg_write(uc, UC_X86_REG_RIP, &target);
     return 0;
 }
@@ -247,14 +283,16 @@ static const char *const names[32] = {"#DE", "#DB",  "NMI", "#BP", "#OF", "#BR",
                                       "#DF", "#CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "#15",
                                       "#MF", "#AC",  "#MC", "#XM", "#VE", "#CP"};
 
-int emu_deliver(struct vm *vm, int vector, int is_int, uint64_t rip, struct engine_event *ev)
+int emu_deliver(struct vm *vm, int vector, int is_int, int err_from, uint32_t err, uint64_t rip,
+                struct engine_event *ev)
 {
     uc_engine *uc = emu_of(vm)->uc;
-    uint32_t err = 0;
     uint64_t rip_at = rip;
     uc_reg_write(uc, UC_X86_REG_RIP, &rip_at);
-    if (vector == 14)
-        err = pf_error(vm, rip, reg(uc, UC_X86_REG_CR2));
+    if (err_from == EMU_ERR_QEMU)
+        err = emu_exception_error(vm);
+    else if (err_from == EMU_ERR_DERIVE)
+        err = vector == 14 ? pf_error(vm, rip, reg(uc, UC_X86_REG_CR2)) : 0;
     struct engine_regs at_fault;
     vm->ops->get_regs(vm, &at_fault);
     int first = vector;

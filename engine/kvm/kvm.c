@@ -27,22 +27,15 @@ int kvm_ioctl_or_die(int fd, unsigned long req, const void *arg, const char *nam
 
 static void kvm_destroy(struct vm *vm);
 
-static int kvm_create(struct vm *vm, char *err, size_t errlen)
+/* Open the KVM device (/dev/kvm, or PVRR_KVM_DEVICE: tests use it to simulate
+ * a machine without KVM). Returns the fd, or -1 with (err) saying how to fix it. */
+static int kvm_open_device(char *err, size_t errlen)
 {
-    struct kvm_engine *k = calloc(1, sizeof *k);
-    if (!k) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    vm->engine = k;
-    k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
-    /* PVRR_KVM_DEVICE overrides the device node (tests use it to simulate a
-     * machine without KVM). */
     const char *dev = getenv("PVRR_KVM_DEVICE");
     if (!dev || !*dev)
         dev = "/dev/kvm";
-    k->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
-    if (k->kvm_fd < 0) {
+    int fd = open(dev, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
             snprintf(err, errlen,
@@ -57,8 +50,23 @@ static int kvm_create(struct vm *vm, char *err, size_t errlen)
                      dev);
         else
             snprintf(err, errlen, "%s: %s: cannot open the KVM device", dev, strerror(e));
-        goto fail;
+        return -1;
     }
+    return fd;
+}
+
+static int kvm_create(struct vm *vm, char *err, size_t errlen)
+{
+    struct kvm_engine *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    vm->engine = k;
+    k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
+    k->kvm_fd = kvm_open_device(err, errlen);
+    if (k->kvm_fd < 0)
+        goto fail;
     int api = kvm__ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
     if (api != KVM_API_VERSION) {
         snprintf(err, errlen, "KVM API version %d, need %d", api, KVM_API_VERSION);
@@ -452,10 +460,11 @@ static void kvm_kick(struct vm *vm)
 /* ---- host probes ---- */
 
 /* Run (code) in a throw-away one-page real-mode VM at address 0 until its
- * first exit, with a hardware execution breakpoint at (hwbp) unless it is -1.
- * Returns 0 with the exit reason and rip, or -1 if the probe itself failed. */
-static int probe_run(int kvm_fd, const uint8_t *code, size_t n, long hwbp, uint32_t *reason,
-                     uint64_t *rip)
+ * first exit, with a hardware execution breakpoint at (hwbp) unless it is -1,
+ * and SSE enabled (CR4.OSFXSR, CR0.EM clear) if (sse). Returns 0 with the exit reason and rip, or
+ * -1 if the probe itself failed. */
+static int probe_run(int kvm_fd, const uint8_t *code, size_t n, long hwbp, int sse,
+                     uint32_t *reason, uint64_t *rip)
 {
     int result = -1, vmfd = -1, cpufd = -1;
     struct kvm_run *run = MAP_FAILED;
@@ -482,6 +491,10 @@ static int probe_run(int kvm_fd, const uint8_t *code, size_t n, long hwbp, uint3
         goto out;
     sr.cs.base = 0;
     sr.cs.selector = 0;
+    if (sse) {
+        sr.cr0 &= ~(uint64_t)0x4; /* EM */
+        sr.cr4 |= 0x600;          /* OSFXSR, OSXMMEXCPT */
+    }
     if (kvm__ioctl(cpufd, KVM_SET_SREGS, &sr) < 0)
         goto out;
     struct kvm_regs r = {.rip = 0, .rdx = 0x80, .rflags = 2};
@@ -528,8 +541,8 @@ int kvm_io_exit_rip_after(int kvm_fd)
         uint32_t reason;
         uint64_t rip;
         known = -1;
-        if (probe_run(kvm_fd, code, sizeof code, -1, &reason, &rip) == 0 && reason == KVM_EXIT_IO &&
-            rip <= 1)
+        if (probe_run(kvm_fd, code, sizeof code, -1, 0, &reason, &rip) == 0 &&
+            reason == KVM_EXIT_IO && rip <= 1)
             known = (int)rip;
     }
     return known;
@@ -542,15 +555,55 @@ int kvm_hw_breakpoints_work(int kvm_fd)
         static const uint8_t code[] = {0x90, 0x90, 0xee, 0xf4}; /* nop; nop; out; hlt */
         uint32_t reason;
         uint64_t rip;
-        known = probe_run(kvm_fd, code, sizeof code, 1, &reason, &rip) == 0 &&
+        known = probe_run(kvm_fd, code, sizeof code, 1, 0, &reason, &rip) == 0 &&
                 reason == KVM_EXIT_DEBUG && rip == 1;
     }
     return known;
 }
 
+/* Whether KVM works here for every guest pvrr runs: the device opens, speaks
+ * the API and runs a probe with an SSE instruction (the nested PVM KVM of
+ * ../shared/platform.md ends a VM at its first SSE instruction, which static
+ * Linux programs execute everywhere). */
+static int kvm_usable(char *why, size_t n)
+{
+    int fd = kvm_open_device(why, n);
+    if (fd < 0)
+        return 0;
+    const char *dev = getenv("PVRR_KVM_DEVICE");
+    if (!dev || !*dev)
+        dev = "/dev/kvm";
+    int ok = 0;
+    int api = kvm__ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION) {
+        snprintf(why, n, "%s speaks KVM API version %d, pvrr needs %d", dev, api, KVM_API_VERSION);
+        goto out;
+    }
+    static const uint8_t code[] = {0x0f, 0x57, 0xc0, 0xee, 0xf4}; /* xorps %xmm0,%xmm0; out; hlt */
+    uint32_t reason = 0;
+    uint64_t rip = 0;
+    if (probe_run(fd, code, sizeof code, -1, 1, &reason, &rip) < 0) {
+        snprintf(why, n, "%s opens but cannot run a probe guest (%s)", dev, strerror(errno));
+        goto out;
+    }
+    if (reason != KVM_EXIT_IO) {
+        snprintf(why, n,
+                 "%s cannot execute SSE instructions (a probe's xorps ended with KVM exit "
+                 "%u at rip %#llx)",
+                 dev, reason, (unsigned long long)rip);
+        goto out;
+    }
+    snprintf(why, n, "%s works", dev);
+    ok = 1;
+out:
+    close(fd);
+    return ok;
+}
+
 const struct engine_ops engine_kvm_ops = {
     .name = "kvm",
     .caps = 0,
+    .usable = kvm_usable,
     .create = kvm_create,
     .destroy = kvm_destroy,
     .boot = kvm_boot,

@@ -67,6 +67,16 @@ struct sys_frame {
     uint64_t rsp; /* user rsp */
 };
 
+/* The system call being served, for tools that look at a replay (`pvrr dump`
+ * names the call behind each hypercall from it): nr is ~0 outside a call.
+ * Layout fixed: u64 nr, args[6], rip (the user rip after `syscall`). */
+struct linux_sys_now {
+    uint64_t nr;
+    uint64_t args[6];
+    uint64_t rip;
+};
+extern struct linux_sys_now linux_sys_now;
+
 /* ---- main.c ---- */
 extern uint64_t user_hi;        /* end of the user window */
 extern int linux_trace;         /* report every system call on stderr (PVRR_LINUX_TRACE=1) */

@@ -26,6 +26,8 @@ void linux_syscall_entry(void);
 static uint64_t sigactions[65][4]; /* handler, flags, restorer, mask */
 static uint64_t sigmask;
 
+struct linux_sys_now linux_sys_now = {.nr = ~0ull};
+
 static const char *sys_name(uint64_t nr)
 {
     return nr < NSYSNAMES && syscall_names[nr] ? syscall_names[nr] : "?";
@@ -375,6 +377,7 @@ void linux_syscall(struct sys_frame *f)
 {
     uint64_t nr = f->rax, a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8,
              a5 = f->r9;
+    linux_sys_now = (struct linux_sys_now){nr, {a0, a1, a2, a3, a4, a5}, f->rcx};
     long r;
     switch (nr) {
     case SYS_read:
@@ -649,5 +652,6 @@ void linux_syscall(struct sys_frame *f)
         kmsg("%s(0x%llx, 0x%llx, 0x%llx, 0x%llx) = %ld  [rip 0x%llx]", sys_name(nr),
              (unsigned long long)a0, (unsigned long long)a1, (unsigned long long)a2,
              (unsigned long long)a3, r, (unsigned long long)f->rcx);
+    linux_sys_now.nr = ~0ull;
     f->rax = (uint64_t)r;
 }

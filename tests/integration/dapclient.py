@@ -252,7 +252,7 @@ def validate(msg, command=None):
 class DapClient:
     """Speaks DAP to a `pvrr dap` process (stdio) or to a TCP port."""
 
-    def __init__(self, pvrr=None, port=None, env=None, timeout=300):
+    def __init__(self, pvrr=None, port=None, env=None, timeout=300, args=()):
         self.timeout = timeout
         self.seq = 0
         self.events = []      # every event received, in order
@@ -261,7 +261,7 @@ class DapClient:
         self.proc = None
         self.sock = None
         if port is None:
-            self.proc = subprocess.Popen([pvrr, "dap"], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([pvrr, "dap", *args], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          env=env)
             self.rfd = self.proc.stdout.fileno()

@@ -4,6 +4,7 @@ Environment (set by tests/integration/CMakeLists.txt):
   PVRR         path of the pvrr binary
   PVRR_GUESTS  directory holding the sample guest ELF files
   PVRR_SRC     the source tree (for fixtures and guest sources)
+  PVRR_BACKEND the execution engine the test runs on (kvm, emu; unset: pvrr's auto)
   PVRR_REQUIRE_KVM=1  a missing /dev/kvm is a failure instead of a skip
 """
 import os
@@ -36,8 +37,27 @@ def guest(name):
     return os.path.join(GUESTS, name + ".elf")
 
 
+def fixture(name):
+    """A file of tests/fixtures (rdtsc-diverges.pvlog: the rdtsc guest recorded on
+    KVM, where rdtsc runs unseen; its replay diverges on every engine)."""
+    return os.path.join(SRC, "tests", "fixtures", name)
+
+
+def backend():
+    """The engine this test runs on: PVRR_BACKEND, else what auto picks here."""
+    b = os.environ.get("PVRR_BACKEND", "")
+    if b in ("kvm", "emu"):
+        return b
+    r = subprocess.run([PVRR, "run", guest("hello")], capture_output=True, timeout=60)
+    m = re.search(rb"pvrr: (\w+) backend \(auto", r.stderr)
+    return m.group(1).decode() if m else "kvm"
+
+
 def need_kvm():
-    """Skip (or, with PVRR_REQUIRE_KVM=1, fail) when KVM is not usable."""
+    """Skip (or, with PVRR_REQUIRE_KVM=1, fail) when the test runs on KVM and KVM is
+    not usable; nothing to do on the emulator."""
+    if os.environ.get("PVRR_BACKEND") == "emu":
+        return
     ok = os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
     if ok:
         return

@@ -293,6 +293,19 @@ class Live(PvrrTestCase):
         status, err = c.finish()
         self.assertEqual(status, 0, err)
 
+    def test_backend_option_names_the_engine(self):
+        r = pvrr("dap", "--backend", "bochs")
+        self.assertEqual(r.returncode, EXIT_USAGE)
+        self.assertIn(b"unknown backend 'bochs'", r.stderr)
+        c = DapClient(PVRR, args=["--backend", "emu"])
+        self.addCleanup(c.close)
+        start_session(c, guest("hello"), args=[], stopOnEntry=False)
+        c.wait_event("exited")
+        self.assertIn("running %s live on the emu engine" % guest("hello"), c.output("console"))
+        c.request("disconnect")
+        status, err = c.finish()
+        self.assertEqual(status, 0, err)
+
     def test_pause_a_running_guest_and_vanish(self):
         c = DapClient(PVRR)
         self.addCleanup(c.close)
@@ -394,6 +407,8 @@ class BadClients(PvrrTestCase):
             ext = f.read()
         self.assertIn("registerDebugAdapterDescriptorFactory('pvrr'", ext)
         self.assertIn("['dap']", ext)
+        self.assertIn("['dap', '--backend', backend]", ext)
+        self.assertEqual(launch["properties"]["backend"]["enum"], ["auto", "kvm", "emu"])
         with open(os.path.join(root, "README.md")) as f:
             readme = f.read()
         block = re.search(r"```json\n(.*?)```", readme, re.S).group(1)

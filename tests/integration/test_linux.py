@@ -9,6 +9,7 @@ probe run says so and every test here is SKIPPED with the reason
 host's KVM is not expected to work. Any other failure of the probe is a failure.
 Bad-input tests need no KVM at all.
 """
+import json
 import os
 import re
 import shutil
@@ -484,6 +485,62 @@ class BuggyProgram(PvrrTestCase):
         self.assertEqual(status, r.returncode, text(err)[-2000:])
         self.assertEqual(stdout, r.stdout)
         self.assertNotIn(b"DIVERGED", err)
+
+
+DUMP_C = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+__attribute__((noinline)) long do_read(int fd, char *buf)
+{
+    return read(fd, buf, 5); /* the call `pvrr dump` must name */
+}
+
+int main(int argc, char **argv)
+{
+    char buf[8] = {0};
+    int fd = open(argv[1], O_RDONLY);
+    long n = do_read(fd, buf);
+    printf("read %ld: %s\n", n, buf);
+    return 0;
+}
+"""
+
+
+class DumpNamesSyscalls(PvrrTestCase):
+    def setUp(self):
+        super().setUp()
+        linux_engine()
+        self.exe = gcc_static(self.tmp, "dumpme", DUMP_C)
+
+    def test_dump_names_the_system_call_and_its_call_site(self):
+        data = self.tmp("data.txt")
+        with open(data, "w") as f:
+            f.write("hello world")
+        log = self.tmp("d.pvlog")
+        r = self.run_ok("record", "-o", log, "--file", data, self.exe, data)
+        self.assertEqual(text(r.stdout), "read 5: hello\n")
+        d = text(self.run_ok("dump", log).stdout)
+        # the program's read(fd, buf, 5), from do_read's line, behind an fs_read hypercall
+        line = [l for l in d.splitlines() if "<- read(" in l]
+        self.assertEqual(len(line), 1, d[-3000:])
+        self.assertIn("fs_read", line[0])
+        self.assertRegex(line[0], r"<- read\(0x3, 0x[0-9a-f]+, 0x5\) from "
+                         r"(__libc_read|read|__read)\+0x[0-9a-f]+")
+        # openat and write are named too; the kernel's own loading events are not
+        self.assertRegex(d, r"fs_open .*<- open(at)?\(")
+        self.assertRegex(d, r"console_write .*<- write\(0x1, ")
+        self.assertNotIn("<- ", d.splitlines()[0])
+        j = json.loads(text(self.run_ok("dump", "--json", log).stdout))
+        calls = [e["syscall"] for e in j["events"] if "syscall" in e]
+        self.assertIn("read", [c["name"] for c in calls])
+        rd = [c for c in calls if c["name"] == "read"][0]
+        self.assertEqual((rd["nr"], rd["args"][0], rd["args"][2]), (0, 3, 5))
+        # --no-replay: no names, nothing else lost
+        nr = text(self.run_ok("dump", "--no-replay", log).stdout)
+        self.assertNotIn("<- ", nr)
+        self.assertEqual(len(nr.splitlines()), len(d.splitlines()))
 
 
 if __name__ == "__main__":

@@ -156,6 +156,65 @@ class BadGuests(PvrrTestCase):
         self.assertRegex(text(r.stderr), r"pvrr run: .*(permission denied|Not a directory|not)")
 
 
+class Backend(PvrrTestCase):
+    """Choosing the execution engine (--backend, PVRR_BACKEND, auto)."""
+
+    def expect(self, args, status, *fragments, env=None):
+        r = pvrr(*args, env=env)
+        err = text(r.stderr) + text(r.stdout)
+        self.assertEqual(r.returncode, status, err)
+        for frag in fragments:
+            self.assertRegex(err, frag)
+        return err
+
+    def test_auto_without_kvm_takes_the_emulator_and_says_why(self):
+        env = {"PVRR_KVM_DEVICE": "/nonexistent/kvm", "PVRR_BACKEND": ""}
+        r = pvrr("run", guest("hello"), env=env)
+        self.assertEqual(r.returncode, 0, text(r.stderr))
+        self.assertIn(b"Hello from a pvrr guest!", r.stdout)
+        lines = text(r.stderr).splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"^pvrr: emu backend \(auto: /nonexistent/kvm does not exist")
+        # the same with --backend auto given explicitly
+        r = pvrr("run", "--backend", "auto", guest("hello"), env=env)
+        self.assertRegex(text(r.stderr), r"^pvrr: emu backend \(auto: ")
+
+    def test_auto_says_which_engine_it_took(self):
+        r = pvrr("run", "--backend", "auto", guest("hello"))
+        self.assertEqual(r.returncode, 0, text(r.stderr))
+        self.assertRegex(text(r.stderr), r"^pvrr: (kvm backend \(auto: \S+ works\)|emu backend "
+                         r"\(auto: .+\))\n$")
+
+    def test_named_backend_is_quiet_and_kvm_without_kvm_is_an_error(self):
+        r = pvrr("run", "--backend", "emu", guest("hello"))
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.expect(["run", "--backend", "kvm", guest("hello")], EXIT_ERROR, r"does not exist",
+                    env={"PVRR_KVM_DEVICE": "/nonexistent/kvm"})
+        r = pvrr("record", "--backend", "kvm", "-o", self.tmp("x.pvlog"), guest("hello"),
+                 env={"PVRR_KVM_DEVICE": "/nonexistent/kvm"})
+        self.assertEqual(r.returncode, EXIT_ERROR)
+        self.assertFalse(os.path.exists(self.tmp("x.pvlog")))
+
+    def test_unknown_backend(self):
+        self.expect(["run", "--backend", "bochs", guest("hello")], EXIT_USAGE,
+                    r"unknown backend 'bochs' \(this build has: kvm, emu, and auto\)")
+        self.expect(["replay", "--backend", "bochs", "x.pvlog"], EXIT_USAGE,
+                    r"unknown backend 'bochs'")
+        self.expect(["run", guest("hello")], EXIT_USAGE, r"unknown backend 'qemu'.*PVRR_BACKEND",
+                    env={"PVRR_BACKEND": "qemu"})
+
+    def test_version_lists_the_backends(self):
+        r = pvrr("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(text(r.stdout), r"backends: kvm, emu")
+
+    def test_replay_check_says_nothing(self):
+        log = self.tmp("h.pvlog")
+        self.run_ok("record", "-o", log, guest("hello"))
+        r = pvrr("replay", "--check", "--backend", "auto", log)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
+
+
 def elf64(segments, entry=0x100000, machine=62, cls=2, data=1, etype=2, body=b"\x90" * 16):
     """A minimal ELF64 image with the given PT_LOAD (paddr, filesz, memsz, flags)."""
     phoff = 64
