@@ -148,8 +148,7 @@ class InterruptedGuests(HostileCase):
     def test_timeout_names_the_function(self):
         r = pvrr("run", "--timeout", "1", guest("hostile"), "--", "loop", timeout=60)
         self.assertEqual(r.returncode, EXIT_TIMEOUT, text(r.stderr))
-        self.assertRegex(text(r.stderr), r"pvrr: rip 0x[0-9a-f]+ is in main\+0x[0-9a-f]+ "
-                                         r"\(hostile\.c:\d+\)")
+        self.assertRegex(text(r.stderr), r"guest at main\+0x[0-9a-f]+ \(hostile\.c:\d+\)")
 
 
 # ---- a recorder killed at random moments --------------------------------------------
