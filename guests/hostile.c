@@ -10,6 +10,8 @@
  *   bad-struct     hypercall whose argument struct lies past the end of RAM
  *   whole-ram      console write of all of RAM, from address 0
  *   loop           spin forever without hypercalls (needs a timeout)
+ *   wild-jump      call code at 0x7000000000 (past RAM, not mapped): #PF
+ *   avx            execute vpaddq (VEX; pvrr offers no AVX, CR4.OSXSAVE is clear): #UD
  *   stackoverflow  unbounded recursion: the stack grows down over the heap
  *                  and the image until something faults
  *
@@ -85,9 +87,19 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "stackoverflow") == 0)
         return (int)recurse(0);
+    if (strcmp(mode, "wild-jump") == 0) {
+        void (*f)(void) = (void (*)(void))0x7000000000ull;
+        __asm__ volatile("" : "+r"(f));
+        f();
+        return returned(mode, 0);
+    }
+    if (strcmp(mode, "avx") == 0) {
+        __asm__ volatile(".byte 0xc5, 0xf9, 0xd4, 0xc1"); /* vpaddq %xmm1,%xmm0,%xmm0 */
+        return returned(mode, 0);
+    }
 
     printf("hostile: unknown mode '%s' (wild-ptr, huge-len, unknown-hc, bad-struct, whole-ram, "
-           "loop, stackoverflow)\n",
+           "loop, stackoverflow, wild-jump, avx)\n",
            mode);
     return 2;
 }

@@ -86,6 +86,10 @@ void cli_report_stop(const struct monitor *m, const char *elf_path);
 
 /* Install SIGINT/SIGTERM handlers that set *flag (no SA_RESTART). */
 void cli_catch_interrupts(volatile int *flag);
+/* While (vm) is set, SIGINT/SIGTERM also kick it (vm_kick): an engine with no
+ * system call for the signal to interrupt (the emulator) stops at once. Set
+ * it to NULL before the machine is destroyed. */
+void cli_interrupt_kicks(struct vm *vm);
 
 struct pvlog_reader;
 struct pvlog_event;

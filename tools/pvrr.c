@@ -272,12 +272,21 @@ int cli_read_elf(const char *path, void **buf, size_t *len)
 }
 
 static volatile int *interrupt_flag;
+static struct vm *volatile interrupt_vm;
 
 static void on_interrupt(int sig)
 {
     (void)sig;
     if (interrupt_flag)
         *interrupt_flag = 1;
+    struct vm *vm = interrupt_vm;
+    if (vm)
+        vm_kick(vm);
+}
+
+void cli_interrupt_kicks(struct vm *vm)
+{
+    interrupt_vm = vm;
 }
 
 void cli_catch_interrupts(volatile int *flag)
@@ -300,13 +309,17 @@ void cli_report_stop(const struct monitor *m, const char *elf_path)
     size_t len;
     char err[256];
     struct pvrr_sym *sym = NULL;
-    if (m->stop.reason == MON_FAULT && m->stop.rip && elf_path &&
-        pvrr_read_file(elf_path, 256u << 20, &elf, &len, err, sizeof err) == 0 &&
+    /* the fault's rip, or the one a panic or timeout report names */
+    uint64_t rip = m->stop.reason == MON_FAULT ? m->stop.rip : 0;
+    const char *named = strstr(m->stop.msg, "rip 0x");
+    if (!rip && named)
+        rip = strtoull(named + 6, NULL, 16);
+    if (rip && elf_path && pvrr_read_file(elf_path, 256u << 20, &elf, &len, err, sizeof err) == 0 &&
         pvrr_sym_open(&sym, elf, len, err, sizeof err) == 0) {
         struct pvrr_symloc loc;
-        if (pvrr_sym_lookup(sym, m->stop.rip, &loc) == 0) {
+        if (pvrr_sym_lookup(sym, rip, &loc) == 0) {
             char at[400];
-            pvrr_sym_format(sym, m->stop.rip, at, sizeof at);
+            pvrr_sym_format(sym, rip, at, sizeof at);
             snprintf(where, sizeof where, "  guest at %s\n", at);
         }
     }
@@ -347,6 +360,7 @@ int cmd_run(int argc, char **argv)
     static volatile int interrupted;
     m.interrupt = &interrupted;
     cli_catch_interrupts(&interrupted);
+    cli_interrupt_kicks(&m.vm);
     int status;
     if (o.gdb_addr) {
         monitor_kick_every(&m, 50);
@@ -357,6 +371,7 @@ int cmd_run(int argc, char **argv)
         status = monitor_run(&m);
     }
     cli_report_stop(&m, o.elf_path);
+    cli_interrupt_kicks(NULL);
     monitor_fini(&m);
     free(elf);
     cli_linux_free(&o);

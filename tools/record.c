@@ -108,6 +108,7 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
     struct recorder rec;
     recorder_attach(&rec, &m, w);
     m.interrupt = &interrupted;
+    cli_interrupt_kicks(&m.vm);
     if (o->cfg.timeout_s > 0)
         monitor_kick_every(&m, 50);
     int status = monitor_run(&m);
@@ -126,6 +127,7 @@ static int record_one(struct run_opts *o, const void *elf, size_t len, const cha
               (m.stop.reason == MON_EXIT && status != 0);
     if (out_fd != STDOUT_FILENO && *failed)
         cli_report_stop(&m, o->elf_path);
+    cli_interrupt_kicks(NULL);
     monitor_fini(&m);
     return rc;
 }

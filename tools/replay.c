@@ -152,6 +152,7 @@ int cmd_replay(int argc, char **argv)
     static volatile int interrupted;
     r.m.interrupt = &interrupted;
     cli_catch_interrupts(&interrupted);
+    cli_interrupt_kicks(&r.m.vm);
     if (gdb) {
         monitor_kick_every(&r.m, 50);
         rc = replay_gdb_session(&r, gdb, nonlocal, elf_out);
@@ -171,6 +172,7 @@ int cmd_replay(int argc, char **argv)
         if (identical)
             rc = 0;
     }
+    cli_interrupt_kicks(NULL);
     replayer_close(&r);
     return rc;
 }

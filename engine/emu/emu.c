@@ -63,6 +63,7 @@ static int emu_create(struct vm *vm, char *err, size_t errlen)
         return -1;
     }
     vm->engine = e;
+    e->vm = vm;
     uc_err ue = uc_open(UC_ARCH_X86, UC_MODE_64, &e->uc);
     if (ue != UC_ERR_OK) {
         e->uc = NULL;
@@ -167,6 +168,7 @@ static void emu_set_regs(struct vm *vm, const struct engine_regs *r)
     for (int i = 0; i < 18; i++)
         p[i] = &v[i];
     uc_check(uc_reg_write_batch(e->uc, gpr_ids, p, 18), "uc_reg_write_batch");
+    e->strio = 0; /* a string I/O begun before is not reported at the new rip */
 }
 
 /* A segment's hidden part, as the CPU loaded it from the GDT (Unicorn keeps
@@ -391,12 +393,12 @@ static void emu_cpu_restore(struct vm *vm, const void *blob)
     e->efer_sce = (int)st->x.efer_sce;
     e->triple = 0;
     e->io_pending = 0;
-    /* The caller restored RAM before this call (debugger/checkpoint.c does):
-     * the shadow must hold RAM as it is now, or a guest write that puts a
-     * page back to the shadow's older bytes would go unseen. */
-    for (uint64_t p = 0; p < vm->mem_size / 4096; p++)
-        if (memcmp(vm->mem + p * 4096, e->shadow + p * 4096, 4096) != 0)
-            memcpy(e->shadow + p * 4096, vm->mem + p * 4096, 4096);
+    e->strio = 0;
+    /* The caller restores RAM before or after this call: the next run starts
+     * the written-pages shadow from RAM as it is then (emu_shadow_sync), or a
+     * guest write that puts a page back to the shadow's older bytes would go
+     * unseen. */
+    e->shadow_stale = 1;
     /* the caller restores RAM too: cached translations (and the A/D bits they
      * remember having set) must not outlive it (trap 4) */
     emu_flush_tlb(vm);
@@ -467,6 +469,15 @@ static int emu_watch_set(struct vm *vm, uint64_t addr, uint64_t len, enum engine
 }
 
 /* ---- written pages ---- */
+
+void emu_shadow_sync(struct vm *vm)
+{
+    struct emu_engine *e = emu_of(vm);
+    for (uint64_t p = 0; p < vm->mem_size / 4096; p++)
+        if (memcmp(vm->mem + p * 4096, e->shadow + p * 4096, 4096) != 0)
+            memcpy(e->shadow + p * 4096, vm->mem + p * 4096, 4096);
+    e->shadow_stale = 0;
+}
 
 static void emu_dirty_collect(struct vm *vm)
 {

@@ -1,8 +1,10 @@
 /*
  * emu_internal.h - the emulator engine's private state, shared by its files
  * (emu.c: the machine, CPU state, save/restore, breakpoint and watch lists,
- * written pages; emu_run.c: running, the code scan, exact stops, exception
- * delivery). Nothing outside engine/emu/ includes this or <unicorn/unicorn.h>.
+ * written pages; emu_scan.c: the code scan; emu_run.c: hooks, running,
+ * exact stops; emu_x86.c: exception delivery, page walks; emu_ring.c: the
+ * instructions Unicorn gets wrong). Nothing outside engine/emu/ includes this or
+ * <unicorn/unicorn.h>.
  *
  * The engine runs the guest on Unicorn 2.0.1 (QEMU's TCG). How it gets exact
  * behaviour out of it (../shared/emulator.md lists the traps):
@@ -37,14 +39,15 @@
 #define EMU_AT_IO_AFTER 0x01u /* the instruction after an `in`/`out` */
 #define EMU_AT_CONTRACT 0x02u /* rdtsc, rdtscp, rdrand, rdseed */
 #define EMU_AT_HLT 0x04u
-#define EMU_AT_STRIO 0x08u /* ins/outs: string I/O */
+#define EMU_AT_STRIO 0x08u /* ins/outs: string I/O (EMU_AT_STRIO_OUT: outs) */
 #define EMU_AT_BP 0x10u    /* an execution breakpoint */
 #define EMU_AT_STOP 0x20u  /* the instruction a counted run stops before */
 #define EMU_AT_SYSCALL 0x40u
 #define EMU_AT_VEX 0x80u /* a VEX/EVEX (AVX) instruction: Unicorn 2.0.1 runs it wrong (trap 7) */
 #define EMU_AT_SYSRET 0x100u /* sysret: the engine executes it (emu_ring.c) */
-#define EMU_AT_MSR 0x200u    /* rdmsr/wrmsr: the engine executes those of EFER */
-#define EMU_AT_EXEC 0x400u   /* popcnt, pclmulqdq: the engine executes them (emu_insn.c) */
+#define EMU_AT_STRIO_OUT 0x400u
+#define EMU_AT_MSR 0x200u  /* rdmsr/wrmsr: the engine executes those of EFER */
+#define EMU_AT_EXEC 0x800u /* popcnt, pclmulqdq: the engine executes them (emu_insn.c) */
 
 struct emu_spot {
     uint64_t addr;
@@ -108,6 +111,7 @@ struct emu_cpu_state {
 };
 
 struct emu_engine {
+    struct vm *vm; /* the machine (the block hook's user data is the engine) */
     uc_engine *uc;
     csh cs;        /* capstone, no detail: lengths and ids */
     csh cs_detail; /* capstone with operand detail (page-fault error codes) */
@@ -133,11 +137,11 @@ struct emu_engine {
     uint64_t decoding, decoding_size;
 
     /* instruction counting */
-    uint64_t count;     /* instructions retired since boot (at block starts: incl. this block) */
-    uint64_t cur_start; /* count at the start of the current block */
-    struct emu_block *cur;
-    uint64_t limit; /* stop when count reaches this (UINT64_MAX: none) */
-    uint64_t armed; /* the EMU_AT_STOP address armed for limit, or 0 */
+    uint64_t count;         /* instructions retired since boot (inside a block: incl. all of it) */
+    struct emu_block *cur;  /* the block running, while its count is count - cur->icount */
+    struct emu_block *last; /* the block hook's one-entry cache: the block it counted last */
+    uint64_t limit;         /* stop when count reaches this (UINT64_MAX: none) */
+    uint64_t armed;         /* the EMU_AT_STOP address armed for limit, or 0 */
 
     /* the current uc_emu_start */
     enum emu_stop stop;
@@ -174,8 +178,14 @@ struct emu_engine {
     int triple;
     volatile sig_atomic_t kicked;
 
+    /* a string I/O instruction (ins/outs) began: 1 | is_out << 1; reported
+     * with size 0 at the instruction after it, its port I/O hook calls ignored */
+    int strio;
+    uint16_t strio_port;
+
     /* written pages: RAM as of the last dirty_collect */
     uint8_t *shadow;
+    int shadow_stale; /* cpu_restore ran: the next run takes RAM as the shadow */
 };
 
 static inline struct emu_engine *emu_of(const struct vm *vm)
@@ -183,21 +193,39 @@ static inline struct emu_engine *emu_of(const struct vm *vm)
     return vm->engine;
 }
 
-/* emu_run.c */
-void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
-/* Install the hooks the run loop needs (called once by create). Returns -1 on failure. */
-int emu_hooks_init(struct vm *vm);
-/* Mark (addr) with (flags) and give it a code hook; drop translated code there. */
+/* emu_scan.c */
+/* The decoded block at (addr), or NULL. */
+struct emu_block *emu_block_find(struct emu_engine *e, uint64_t addr);
+/* Decode the block [addr, addr+size) once: its instruction offsets, and code
+ * hooks where the guest must stop exactly. Returns the block (NULL: out of
+ * memory), with (*added) set if a new hook was added (the block must be
+ * translated again). */
+struct emu_block *emu_block_decode(struct vm *vm, uint64_t addr, uint32_t size, int *added);
+/* The special address (addr), or NULL. */
+struct emu_spot *emu_spot_find(struct emu_engine *e, uint64_t addr);
+/* Mark (addr) with (flags) and give it a code hook (emu_on_spot); drop
+ * translated code there. Returns 1 if a hook was added, 0 if (addr) had one,
+ * -1 on failure. */
 int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what);
+/* Clear (flags) of the special address (addr) (its hook stays). */
 void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags);
 /* As emu_spot_clear, and when no flag is left, delete the address's code hook
  * (its code is translated again without it, so a hot loop where a counted run
  * once stopped runs at full speed again). Only outside uc_emu_start. */
 void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags);
+/* Forget the decoded blocks and special addresses (destroy). */
+void emu_run_free(struct vm *vm);
+
+/* emu_run.c */
+/* The code hook of every special address. */
+void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
+void emu_engine_run(struct vm *vm, const struct engine_run_args *a, struct engine_event *ev);
+/* Install the hooks the run loop needs (called once by create). Returns -1 on failure. */
+int emu_hooks_init(struct vm *vm);
 /* Install or remove the memory and per-instruction hooks as the watch list needs. */
 void emu_watch_hooks(struct vm *vm);
-/* Forget the decoded blocks and hooks' bookkeeping (destroy). */
-void emu_run_free(struct vm *vm);
+/* Take RAM as it is as the written-pages shadow (emu.c; after a restore). */
+void emu_shadow_sync(struct vm *vm);
 /* Drop cached address translations after RAM (page tables) changed under Unicorn. */
 void emu_flush_tlb(struct vm *vm);
 

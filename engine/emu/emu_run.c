@@ -14,75 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- tables by address (open addressing, never shrink) ---- */
-
-static size_t hash_addr(uint64_t a, size_t cap)
-{
-    return (size_t)((a * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
-}
-
-static struct emu_block *block_find(struct emu_engine *e, uint64_t addr)
-{
-    if (!e->capblocks)
-        return NULL;
-    for (size_t i = hash_addr(addr, e->capblocks);; i = (i + 1) & (e->capblocks - 1)) {
-        struct emu_block *b = &e->blocks[i];
-        if (b->off == NULL)
-            return NULL;
-        if (b->addr == addr)
-            return b;
-    }
-}
-
-/* Insert (b) (its off array is taken over); replaces a block at the same address. */
-static struct emu_block *block_put(struct emu_engine *e, struct emu_block b)
-{
-    if ((e->nblocks + 1) * 2 > e->capblocks) {
-        size_t cap = e->capblocks ? e->capblocks * 2 : 1024;
-        struct emu_block *nb = calloc(cap, sizeof *nb);
-        if (!nb)
-            return NULL;
-        for (size_t i = 0; i < e->capblocks; i++) {
-            if (!e->blocks[i].off)
-                continue;
-            size_t j = hash_addr(e->blocks[i].addr, cap);
-            while (nb[j].off)
-                j = (j + 1) & (cap - 1);
-            nb[j] = e->blocks[i];
-        }
-        free(e->blocks);
-        e->blocks = nb;
-        e->capblocks = cap;
-        e->cur = NULL; /* pointers into the old table are gone */
-    }
-    size_t i = hash_addr(b.addr, e->capblocks);
-    while (e->blocks[i].off && e->blocks[i].addr != b.addr)
-        i = (i + 1) & (e->capblocks - 1);
-    b.span = b.size;
-    if (e->blocks[i].off) {
-        if (e->blocks[i].span > b.span)
-            b.span = e->blocks[i].span;
-        free(e->blocks[i].off);
-    } else {
-        e->nblocks++;
-    }
-    e->blocks[i] = b;
-    return &e->blocks[i];
-}
-
-static struct emu_spot *spot_find(struct emu_engine *e, uint64_t addr)
-{
-    if (!e->capspots)
-        return NULL;
-    for (size_t i = hash_addr(addr, e->capspots);; i = (i + 1) & (e->capspots - 1)) {
-        struct emu_spot *s = &e->spots[i];
-        if (!s->hooked)
-            return NULL;
-        if (s->addr == addr)
-            return s;
-    }
-}
-
 /* ---- stopping ---- */
 
 /* Index of the instruction at (addr) in the current block (its icount if
@@ -98,6 +29,13 @@ static uint32_t index_in(const struct emu_block *b, uint64_t addr)
     return b->icount;
 }
 
+/* The count at the start of the current block (e->cur set: the block hook
+ * added its length, and no stop has fixed the count inside it yet). */
+static inline uint64_t cur_start(const struct emu_engine *e)
+{
+    return e->count - e->cur->icount;
+}
+
 /* Stop the guest before the instruction at (addr) inside the current block:
  * the count is the block's start plus the instructions before it. */
 static void stop_at(struct emu_engine *e, enum emu_stop why, uint64_t addr)
@@ -105,7 +43,8 @@ static void stop_at(struct emu_engine *e, enum emu_stop why, uint64_t addr)
     e->stop = why;
     e->restart_rip = addr;
     if (e->cur)
-        e->count = e->cur_start + index_in(e->cur, addr);
+        e->count = cur_start(e) + index_in(e->cur, addr);
+    e->cur = NULL; /* the count is final: later hooks of this block leave it (trap 9) */
     uc_emu_stop(e->uc);
 }
 
@@ -118,194 +57,43 @@ static void stop_before_block(struct emu_engine *e, enum emu_stop why, uint64_t 
     uc_emu_stop(e->uc);
 }
 
-/* ---- special addresses ---- */
-
-/* Drop translated code holding (addr) so that a hook added or deleted there
- * takes effect. Only code the guest ran can be translated, and invalidating
- * an address translates it (a page walk that sets accessed bits in the
- * guest's page tables: a breakpoint on code never run, or on data, would
- * change what the guest computes), so only addresses inside a decoded block
- * are invalidated. */
-static void invalidate(struct emu_engine *e, uint64_t addr)
-{
-    if (addr >= e->decoding && addr - e->decoding < e->decoding_size) {
-        uc_ctl_remove_cache(e->uc, addr, addr + 1);
-        return;
-    }
-    for (size_t i = 0; i < e->capblocks; i++) {
-        const struct emu_block *b = &e->blocks[i];
-        if (b->off && addr >= b->addr && addr - b->addr < (b->span ? b->span : 1)) {
-            uc_ctl_remove_cache(e->uc, addr, addr + 1);
-            return;
-        }
-    }
-}
-
-static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
-
-int emu_spot_set(struct vm *vm, uint64_t addr, unsigned flags, const char *what)
-{
-    struct emu_engine *e = emu_of(vm);
-    struct emu_spot *s = spot_find(e, addr);
-    if (s) {
-        s->flags |= flags;
-        if (what)
-            s->what = what;
-        if (s->live)
-            return 0;
-        if (uc_hook_add(e->uc, &s->hook, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) !=
-            UC_ERR_OK) {
-            s->flags &= ~flags;
-            return -1;
-        }
-        s->live = 1;
-        invalidate(e, addr);
-        return 1;
-    }
-    if ((e->nspots + 1) * 2 > e->capspots) {
-        size_t cap = e->capspots ? e->capspots * 2 : 256;
-        struct emu_spot *ns = calloc(cap, sizeof *ns);
-        if (!ns)
-            return -1;
-        for (size_t i = 0; i < e->capspots; i++) {
-            struct emu_spot *o = &e->spots[i];
-            if (!o->hooked)
-                continue;
-            size_t j = hash_addr(o->addr, cap);
-            while (ns[j].hooked)
-                j = (j + 1) & (cap - 1);
-            ns[j] = *o;
-        }
-        free(e->spots);
-        e->spots = ns;
-        e->capspots = cap;
-    }
-    size_t i = hash_addr(addr, e->capspots);
-    while (e->spots[i].hooked)
-        i = (i + 1) & (e->capspots - 1);
-    uc_hook h;
-    if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_spot, vm, addr, addr) != UC_ERR_OK)
-        return -1;
-    e->spots[i] = (struct emu_spot){
-        .addr = addr, .flags = flags, .what = what, .hooked = 1, .live = 1, .hook = h};
-    e->nspots++;
-    /* code translated before the hook existed does not call it */
-    invalidate(e, addr);
-    return 1;
-}
-
-void emu_spot_clear(struct vm *vm, uint64_t addr, unsigned flags)
-{
-    struct emu_spot *s = spot_find(emu_of(vm), addr);
-    if (s)
-        s->flags &= ~flags;
-}
-
-void emu_spot_release(struct vm *vm, uint64_t addr, unsigned flags)
-{
-    struct emu_engine *e = emu_of(vm);
-    struct emu_spot *s = spot_find(e, addr);
-    if (!s)
-        return;
-    s->flags &= ~flags;
-    if (s->flags || !s->live)
-        return;
-    uc_hook_del(e->uc, s->hook);
-    s->live = 0;
-    invalidate(e, addr);
-}
-
-/* ---- the code scan ---- */
-
-/* Decode the block [addr, addr+size) once: its instruction offsets, and code
- * hooks where the guest must stop exactly. Returns the block, with (*added)
- * set if a new hook was added (the block must be translated again). */
-static struct emu_block *block_decode(struct vm *vm, uint64_t addr, uint32_t size, int *added)
-{
-    struct emu_engine *e = emu_of(vm);
-    *added = 0;
-    const uint8_t *code = vm_gpa(vm, addr, size);
-    uint16_t *off = malloc((size ? size : 1) * sizeof *off);
-    if (!off)
-        return NULL;
-    uint32_t n = 0;
-    if (code) {
-        e->decoding = addr;
-        e->decoding_size = size ? size : 1;
-        cs_insn *insn = cs_malloc(e->cs);
-        size_t left = size;
-        uint64_t a = addr;
-        while (left && insn && cs_disasm_iter(e->cs, &code, &left, &a, insn)) {
-            off[n++] = (uint16_t)(insn->address - addr);
-            unsigned flags = 0;
-            uint64_t at = insn->address;
-            const char *what = NULL;
-            switch (insn->id) {
-            case X86_INS_OUT:
-            case X86_INS_IN:
-                flags = EMU_AT_IO_AFTER;
-                at = insn->address + insn->size;
-                break;
-            case X86_INS_OUTSB:
-            case X86_INS_OUTSW:
-            case X86_INS_OUTSD:
-            case X86_INS_INSB:
-            case X86_INS_INSW:
-            case X86_INS_INSD:
-                flags = EMU_AT_STRIO;
-                break;
-            case X86_INS_RDTSC:
-                flags = EMU_AT_CONTRACT, what = "rdtsc";
-                break;
-            case X86_INS_RDTSCP:
-                flags = EMU_AT_CONTRACT, what = "rdtscp";
-                break;
-            case X86_INS_RDRAND:
-                flags = EMU_AT_CONTRACT, what = "rdrand";
-                break;
-            case X86_INS_RDSEED:
-                flags = EMU_AT_CONTRACT, what = "rdseed";
-                break;
-            case X86_INS_HLT:
-                flags = EMU_AT_HLT;
-                break;
-            default:
-                flags = emu_insn_flags(insn->id, insn->bytes[0]);
-                if (flags & EMU_AT_VEX)
-                    what = "an AVX (VEX/EVEX-encoded) instruction";
-                break;
-            }
-            if (flags) {
-                int rc = emu_spot_set(vm, at, flags, what);
-                if (rc > 0)
-                    *added = 1;
-            }
-        }
-        if (insn)
-            cs_free(insn, 1);
-        e->decoding = e->decoding_size = 0;
-        if (left && n < size)
-            off[n++] = (uint16_t)(size - left); /* undecodable: the block's last instruction */
-    }
-    if (n == 0)
-        off[n++] = 0;
-    return block_put(e, (struct emu_block){.addr = addr, .size = size, .icount = n, .off = off});
-}
-
 /* ---- hooks ---- */
 
+static void on_block_slow(uc_engine *uc, uint64_t addr, uint32_t size, struct vm *vm);
+
+/* The block hook: runs before every translation block the guest executes, so
+ * it is the engine's hot path (spin's loop is one 6-instruction block). A
+ * block seen last time with nothing pending and no limit within it only adds
+ * its length; everything else is on_block_slow, kept out of line so this
+ * stays a few compares. */
 static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    struct vm *vm = user;
+    struct emu_engine *e = user;
+    struct emu_block *b = e->last;
+    if (__builtin_expect(b && addr == b->addr && size == b->size &&
+                             !(e->stop | e->io_pending | e->kicked) &&
+                             e->count + b->icount <= e->limit,
+                         1)) {
+        e->count += b->icount;
+        e->cur = b;
+        return;
+    }
+    on_block_slow(uc, addr, size, e->vm);
+}
+
+__attribute__((noinline)) static void on_block_slow(uc_engine *uc, uint64_t addr, uint32_t size,
+                                                    struct vm *vm)
+{
     struct emu_engine *e = emu_of(vm);
+    e->last = NULL;
     /* Unicorn has translated this block whether or not it runs now: decode it
      * first, so that a hook added later inside it invalidates it (a step that
      * stops at a new block's first instruction left the block translated
      * without its hooks, and a breakpoint set there next was never reported) */
-    struct emu_block *b = block_find(e, addr);
+    struct emu_block *b = emu_block_find(e, addr);
     int added = 0;
     if (!b || b->size != size) {
-        b = block_decode(vm, addr, size, &added);
+        b = emu_block_decode(vm, addr, size, &added);
         if (!b) {
             engine_fault(e->ev, ENGINE_FAULT_INTERNAL, "out of memory decoding guest code");
             stop_before_block(e, EMU_STOP_EVENT, addr);
@@ -351,9 +139,9 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
             }
         }
     }
-    e->cur = b;
-    e->cur_start = e->count;
     e->count += b->icount;
+    e->cur = b;
+    e->last = b;
 }
 
 static int is_bp(const struct emu_engine *e, uint64_t addr)
@@ -364,7 +152,14 @@ static int is_bp(const struct emu_engine *e, uint64_t addr)
     return 0;
 }
 
-static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+static uint64_t reg_of(uc_engine *uc, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
+void emu_on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vm *vm = user;
     struct emu_engine *e = emu_of(vm);
@@ -373,7 +168,7 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
             stop_at(e, e->stop, addr);
         return;
     }
-    struct emu_spot *s = spot_find(e, addr);
+    struct emu_spot *s = emu_spot_find(e, addr);
     unsigned flags = s ? s->flags : 0;
     struct engine_event *ev = e->ev;
     if (e->io_pending) {
@@ -387,7 +182,16 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         stop_at(e, EMU_STOP_EVENT, addr);
         return;
     }
-    uint64_t here = e->cur ? e->cur_start + index_in(e->cur, addr) : e->count;
+    if (e->strio && (flags & EMU_AT_IO_AFTER)) { /* a string I/O instruction completed */
+        ev->kind = ENGINE_EV_HYPERCALL;
+        ev->io.port = e->strio_port;
+        ev->io.size = 0;
+        ev->io.is_out = (uint8_t)(e->strio >> 1);
+        e->strio = 0;
+        stop_at(e, EMU_STOP_EVENT, addr);
+        return;
+    }
+    uint64_t here = e->cur ? cur_start(e) + index_in(e->cur, addr) : e->count;
     if ((flags & EMU_AT_STOP) && here >= e->limit) {
         stop_at(e, EMU_STOP_LIMIT, addr);
         return;
@@ -434,25 +238,14 @@ static void on_spot(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
                      "wait)",
                      addr);
         ev->fault.addr = addr;
+        uint64_t after = e->cur ? cur_start(e) + index_in(e->cur, addr) + 1 : e->count;
         stop_at(e, EMU_STOP_EVENT, addr + 1); /* as KVM: rip after the hlt */
-        if (e->cur)
-            e->count = e->cur_start + index_in(e->cur, addr) + 1;
+        e->count = after;
         return;
     }
     if (flags & EMU_AT_STRIO) {
-        const uint8_t *b = vm_gpa(vm, addr, 16);
-        unsigned k = 0;
-        while (
-            b && k < 15 &&
-            (b[k] == 0x66 || b[k] == 0x67 || b[k] == 0xf2 || b[k] == 0xf3 || (b[k] & 0xf0) == 0x40))
-            k++;
-        uint64_t dx = 0;
-        uc_reg_read(uc, UC_X86_REG_RDX, &dx);
-        ev->kind = ENGINE_EV_HYPERCALL;
-        ev->io.port = (uint16_t)dx;
-        ev->io.size = 0;
-        ev->io.is_out = b && (b[k] == 0x6e || b[k] == 0x6f);
-        stop_at(e, EMU_STOP_EVENT, addr);
+        e->strio = 1 | ((flags & EMU_AT_STRIO_OUT) ? 2 : 0);
+        e->strio_port = (uint16_t)reg_of(uc, UC_X86_REG_RDX);
         return;
     }
     if (flags & (EMU_AT_SYSCALL | EMU_AT_SYSRET | EMU_AT_MSR | EMU_AT_EXEC)) {
@@ -471,6 +264,8 @@ static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void 
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
+    if (e->strio) /* part of a string I/O instruction: reported when it completes */
+        return;
     e->io_pending = 1;
     e->io_port = (uint16_t)port;
     e->io_size = (uint8_t)size;
@@ -482,6 +277,8 @@ static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *user)
 {
     (void)uc;
     struct emu_engine *e = emu_of((struct vm *)user);
+    if (e->strio)
+        return 0xffffffffu;
     e->io_pending = 1;
     e->io_port = (uint16_t)port;
     e->io_size = (uint8_t)size;
@@ -524,7 +321,8 @@ static void exception_stop(struct vm *vm, int vector, int err_from)
     e->exc_err_from = err_from;
     e->exc_err = 0;
     if (e->cur)
-        e->count = e->cur_start + index_in(e->cur, rip);
+        e->count = cur_start(e) + index_in(e->cur, rip);
+    e->cur = NULL;
 }
 
 static void on_intr(uc_engine *uc, uint32_t intno, void *user)
@@ -662,7 +460,7 @@ int emu_hooks_init(struct vm *vm)
     /* no "until" address: a jump to 0 must fault, not end the run */
     if (uc_ctl_exits_enable(uc) != UC_ERR_OK)
         return -1;
-    if (uc_hook_add(uc, &e->h_block, UC_HOOK_BLOCK, (void *)on_block, vm, 1, 0) != UC_ERR_OK ||
+    if (uc_hook_add(uc, &e->h_block, UC_HOOK_BLOCK, (void *)on_block, e, 1, 0) != UC_ERR_OK ||
         uc_hook_add(uc, &e->h_out, UC_HOOK_INSN, (void *)on_out, vm, 1, 0, UC_X86_INS_OUT) !=
             UC_ERR_OK ||
         uc_hook_add(uc, &e->h_in, UC_HOOK_INSN, (void *)on_in, vm, 1, 0, UC_X86_INS_IN) !=
@@ -676,18 +474,6 @@ int emu_hooks_init(struct vm *vm)
             UC_ERR_OK)
         return -1;
     return 0;
-}
-
-void emu_run_free(struct vm *vm)
-{
-    struct emu_engine *e = emu_of(vm);
-    for (size_t i = 0; i < e->capblocks; i++)
-        free(e->blocks[i].off);
-    free(e->blocks);
-    free(e->spots);
-    e->blocks = NULL;
-    e->spots = NULL;
-    e->capblocks = e->nblocks = e->capspots = e->nspots = 0;
 }
 
 void emu_flush_tlb(struct vm *vm)
@@ -743,6 +529,8 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
         emu_spot_release(vm, e->armed, EMU_AT_STOP);
         e->armed = 0;
     }
+    if (e->shadow_stale)
+        emu_shadow_sync(vm);
     uint64_t rip = reg(uc, UC_X86_REG_RIP);
     if (e->triple) {
         engine_fault(ev, ENGINE_FAULT_TRIPLE,
@@ -851,6 +639,7 @@ static void emu_engine_run1(struct vm *vm, const struct engine_run_args *a, stru
         case EMU_STOP_EXCEPTION:
         deliver : {
             int vector = e->exc_vector;
+            e->strio = 0; /* a string I/O that faulted is not reported */
             if (emu_deliver(vm, vector, e->exc_is_int, e->exc_err_from, e->exc_err, rip, ev) < 0) {
                 e->triple = 1;
                 return; /* ev: the triple fault */

@@ -262,7 +262,11 @@ static int deliver_one(struct vm *vm, int vector, int is_int, uint32_t errcode, 
         frame[n++] = errcode;
     frame[n++] = reg(uc, UC_X86_REG_RIP);
     frame[n++] = reg(uc, UC_X86_REG_CS);
-    frame[n++] = reg(uc, UC_X86_REG_RFLAGS);
+    /* a fault (the instruction did not complete) pushes RFLAGS with RF set,
+     * as hardware does and KVM shows; traps (#DB, #BP, #OF) and int n do not */
+    int fault = !is_int && vector != 1 && vector != 3 && vector != 4 && vector != 8 &&
+                vector != 18 && vector < 32;
+    frame[n++] = reg(uc, UC_X86_REG_RFLAGS) | (fault ? 1ull << 16 : 0);
     frame[n++] = old_rsp;
     frame[n++] = reg(uc, UC_X86_REG_SS);
     /* check every slot first: a fault while pushing leaves memory as it was */
@@ -280,7 +284,7 @@ static int deliver_one(struct vm *vm, int vector, int is_int, uint32_t errcode, 
         memcpy(vm_gpa(vm, slot_pa[i], 8), &frame[i], 8);
     }
     rsp -= 8 * (uint64_t)n;
-    uint64_t fl = frame[n - 3];
+    uint64_t fl = reg(uc, UC_X86_REG_RFLAGS);
     fl &= ~((1ull << 8) | (1ull << 14) | (1ull << 16) | (1ull << 17)); /* TF NT RF VM */
     if (type == 0xe)
         fl &= ~(1ull << 9); /* IF */
