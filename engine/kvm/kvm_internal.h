@@ -78,6 +78,11 @@ struct kvm_engine {
     /* The last exit was port I/O or MMIO, which KVM completes at the next
      * KVM_RUN (kvm_settle completes it at once). */
     int io_pending;
+    /* a string I/O instruction's last batch is being completed under a single
+     * step: its event (port, direction) is reported at the step's exit */
+    int strio_pending;
+    uint16_t strio_port;
+    uint8_t strio_out;
     int shut_down;             /* the guest triple-faulted (KVM_EXIT_SHUTDOWN) */
     struct kvm_regs exit_regs; /* general registers as of the exit before the last one */
     int io_rip_after;          /* vm_io_exit_rip_after() of this host */

@@ -301,6 +301,26 @@ static void set_debug(struct vm *vm, int step)
 
 /* Length of the port-output instruction at (rip): legacy and REX prefixes,
  * then out imm8 (2 bytes) or out dx (1 byte); 0 if it is not one. */
+/* If the instruction at (rip) is string I/O (ins/outs, any prefixes), its
+ * length, with *rep set for a rep prefix; else 0. */
+static unsigned strio_insn_len(const struct vm *vm, uint64_t rip, int *rep)
+{
+    *rep = 0;
+    for (unsigned n = 0; n < 15; n++) {
+        const uint8_t *b = vm_gpa(vm, rip + n, 1);
+        if (!b)
+            return 0;
+        if (*b == 0xf2 || *b == 0xf3)
+            *rep = 1;
+        else if (*b >= 0x6c && *b <= 0x6f)
+            return n + 1;
+        else if (*b != 0x66 && *b != 0x67 && *b != 0x2e && *b != 0x36 && *b != 0x3e && *b != 0x26 &&
+                 *b != 0x64 && *b != 0x65 && (*b & 0xf0) != 0x40)
+            return 0;
+    }
+    return 0;
+}
+
 static unsigned out_insn_len(const struct vm *vm, uint64_t rip)
 {
     for (unsigned n = 0; n < 15; n++) {
@@ -420,8 +440,29 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
     }
     struct kvm_regs *r = &run->s.regs.regs;
     switch (run->exit_reason) {
-    case KVM_EXIT_IO:
+    case KVM_EXIT_IO: {
         k->io_pending = 1;
+        /* String I/O (ins/outs) is no hypercall: KVM exits per batch of
+         * elements (one per exit on the nested PVM KVM) with rip at the
+         * instruction; the engine runs it to its end and reports it once, with
+         * size 0 and rip after it (engine.h). `in` reads 0xff bytes. */
+        int rep;
+        if (strio_insn_len(vm, r->rip, &rep)) {
+            uint8_t *sdata = (uint8_t *)run + run->io.data_offset;
+            if (run->io.direction == KVM_EXIT_IO_IN)
+                memset(sdata, 0xff, (size_t)run->io.size * run->io.count);
+            uint64_t left = rep ? r->rcx : 1; /* elements left, this batch included */
+            if (left > run->io.count)
+                return 0; /* more batches: KVM_RUN completes this one and goes on */
+            k->io_pending = 1;
+            /* the last batch: one single step completes the instruction, and
+             * its exit reports it with rip after it */
+            k->strio_pending = 1;
+            k->strio_port = run->io.port;
+            k->strio_out = run->io.direction == KVM_EXIT_IO_OUT;
+            set_debug(vm, 1);
+            return 0;
+        }
         /* Canonical rip: the instruction after the out. kvm-amd and kvm-intel
          * report the rip of the out itself and skip it at the next KVM_RUN;
          * the nested PVM KVM reports the rip after it. Loading the advanced rip
@@ -441,10 +482,24 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
         uint8_t *data = (uint8_t *)run + run->io.data_offset;
         if (ev->io.is_out)
             memcpy(&ev->io.value, data, run->io.size <= 4 ? run->io.size : 4);
-        else
+        else {
+            /* an `in` completes now (engine.h: the guest has read its 0xff bytes
+             * and rip is after it); only `out` is a hypercall */
             memset(data, 0xff, (size_t)run->io.size * run->io.count);
+            kvm_settle(vm);
+        }
         return 1;
+    }
     case KVM_EXIT_DEBUG:
+        if (k->strio_pending) {
+            k->strio_pending = 0;
+            set_debug(vm, step);
+            ev->kind = ENGINE_EV_HYPERCALL;
+            ev->io.port = k->strio_port;
+            ev->io.size = 0;
+            ev->io.is_out = k->strio_out;
+            return 1;
+        }
         if (step) {
             ev->kind = ENGINE_EV_STEP;
             return 1;
