@@ -187,13 +187,14 @@ static void test_hypercall_canonical_rip_and_save_restore(void)
     free(saved);
 }
 
-/* Step (expect) at rip (from); the rip after it is (to). */
+/* Step (expect) at rip (from); the rip after it is (to). Fatal if not: a
+ * step that ran on leaves the guest running wild. */
 static void step_from_to(enum engine_event_kind expect, uint64_t from, uint64_t to)
 {
     struct engine_event ev;
-    CU_ASSERT_EQUAL(rip(), from);
-    CU_ASSERT_EQUAL(run(1, &ev), expect);
-    CU_ASSERT_EQUAL(rip(), to);
+    CU_ASSERT_EQUAL_FATAL(rip(), from);
+    CU_ASSERT_EQUAL_FATAL(run(1, &ev), expect);
+    CU_ASSERT_EQUAL_FATAL(rip(), to);
 }
 
 /* Set rip (and dx to a hypercall port). */
