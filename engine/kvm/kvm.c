@@ -261,6 +261,7 @@ static void kvm_set_regs(struct vm *vm, const struct engine_regs *e)
     kvm_ioctl(k->vcpu_fd, KVM_SET_REGS, &r);
     k->run->s.regs.regs = r;
     k->run->kvm_dirty_regs = 0;
+    k->step_stale = 1; /* a register write (kvm_internal.h) */
 }
 
 static void kvm_get_sregs(struct vm *vm, struct engine_sregs *e)

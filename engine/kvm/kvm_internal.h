@@ -91,6 +91,17 @@ struct kvm_engine {
     uint32_t dbg_control;
     uint64_t dbg_dr[4], dbg_dr7;
     int dbg_valid;
+    /* 1: the next step must set guest debugging again. KVM_GUESTDBG_SINGLESTEP
+     * sets the guest's trap flag at KVM_SET_GUEST_DEBUG, and kvm-amd and
+     * kvm-intel (arch/x86/kvm/x86.c, __kvm_set_rflags) keep it only while rip
+     * is where that ioctl found it or the guest itself moves rip: a register
+     * write from user space (the rip after an out at a port-I/O exit,
+     * KVM_SET_REGS) and an instruction KVM's emulator completes (an MMIO exit:
+     * an access to a watched page) clear it, and the next step would run on to
+     * the next exit. The nested PVM KVM keeps the flag. Instructions KVM
+     * emulates without an exit to user space are not seen here: after one, a
+     * step on kvm-amd or kvm-intel may still run on. */
+    int step_stale;
     /* execution breakpoints */
     struct kvm_bp *bp;
     size_t nbp, capbp;

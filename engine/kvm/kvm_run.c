@@ -252,7 +252,9 @@ static int patched_at(const struct kvm_engine *k, uint64_t addr)
 }
 
 /* Program KVM guest debugging for a run: single-step, or the debug registers
- * for the breakpoints flagged ENGINE_BP_HW (at most four, where they fire). */
+ * for the breakpoints flagged ENGINE_BP_HW (at most four, where they fire).
+ * The ioctl (about 7 us on the nested PVM KVM) is skipped when nothing
+ * changed, except for a step after k->step_stale was set (kvm_internal.h). */
 static void set_debug(struct vm *vm, int step)
 {
     struct kvm_engine *k = kvm_of(vm);
@@ -281,7 +283,7 @@ static void set_debug(struct vm *vm, int step)
         ctl |= KVM_GUESTDBG_USE_HW_BP;
     if (!step && !dr7)
         ctl = 0;
-    if (k->dbg_valid && k->dbg_control == ctl && k->dbg_dr7 == dr7 &&
+    if (k->dbg_valid && !(step && k->step_stale) && k->dbg_control == ctl && k->dbg_dr7 == dr7 &&
         memcmp(k->dbg_dr, dr, sizeof dr) == 0)
         return;
     struct kvm_guest_debug dbg;
@@ -295,6 +297,7 @@ static void set_debug(struct vm *vm, int step)
     k->dbg_dr7 = dr7;
     memcpy(k->dbg_dr, dr, sizeof dr);
     k->dbg_valid = 1;
+    k->step_stale = 0;
 }
 
 /* ---- running ---- */
@@ -473,6 +476,7 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
             if (len) {
                 r->rip += len;
                 run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+                k->step_stale = 1; /* a register write (kvm_internal.h) */
             }
         }
         ev->kind = ENGINE_EV_HYPERCALL;
@@ -516,6 +520,7 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
             patches_remove(vm);
             r->rip = at;
             kvm_ioctl(k->vcpu_fd, KVM_SET_REGS, r);
+            k->step_stale = 1;
             ev->kind = ENGINE_EV_BREAKPOINT;
             ev->bp.addr = at;
             return 1;
@@ -530,6 +535,7 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
     }
     case KVM_EXIT_MMIO:
         k->io_pending = 1;
+        k->step_stale = 1; /* KVM's emulator completes the access's instruction */
         if (mmio(vm, ev)) {
             if (ev->kind == ENGINE_EV_WATCH)
                 kvm_settle(vm); /* the access's instruction completes: rip is after it */
@@ -588,6 +594,9 @@ void kvm_engine_run(struct vm *vm, const struct engine_run_args *a, struct engin
         protect_pages(vm, pages, n < 0 ? 0 : (unsigned)n);
         k->watch_changed = 0;
     }
+    /* a step starts with no exit pending: completing it may write registers */
+    if (step && (k->io_pending || k->run->kvm_dirty_regs))
+        kvm_settle(vm);
     set_debug(vm, step);
     if (!step)
         patches_insert(vm);

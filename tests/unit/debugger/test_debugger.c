@@ -213,7 +213,8 @@ static void test_replay_reverse_stepi_retraces_forward_trace(void)
     CU_ASSERT_EQUAL(x.ops->set_bp(x.d, GDB_BP_SW, main_addr, 1, 1), 0);
     struct gdb_stop st = resume(x.ops, x.d, GDB_RESUME_CONT);
     CU_ASSERT_EQUAL_FATAL(st.kind, GDB_STOP_SWBREAK);
-    /* a forward trace of TRACE instructions (it crosses printf's hypercall) */
+    /* a forward trace of TRACE instructions (all before printf's hypercall:
+     * the next test steps across one) */
     uint64_t trace[TRACE + 1];
     trace[0] = rip_of(x.ops, x.d);
     for (int i = 1; i <= TRACE; i++) {

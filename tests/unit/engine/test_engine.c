@@ -4,8 +4,9 @@
  * breakpoints (every arrival reported, patches never visible), single-step,
  * write and read watchpoints (access completed, rip after it), a hypercall
  * (canonical rip after the out), hlt as a fault, CPU save/restore, written
- * pages, and the engine-neutral CPUID table and engine selection; then
- * on the emulator, popcnt, EFER.SCE by wrmsr/rdmsr and syscall (engine/emu
+ * pages, single-steps of one instruction after hypercalls and register
+ * writes, and the engine-neutral CPUID table and engine selection; then on
+ * the emulator, popcnt, EFER.SCE by wrmsr/rdmsr and syscall (engine/emu
  * executes these itself: Unicorn 2.0.1 cannot).
  */
 #include "engine/engine.h"
@@ -37,6 +38,13 @@ static const uint8_t code[] = {
     0xf4,                                     /* CODE+0x1a hlt */
 };
 
+/* At STEPS: out; nop; nop; nop; out; nop; mov %eax,DATA; nop; nop; hlt
+ * (single-stepping across hypercalls and a watched write; a step that runs on
+ * ends at the hlt). */
+#define STEPS (CODE + 0x40)
+static const uint8_t steps[] = {0xef, 0x90, 0x90, 0x90, 0xef, 0x90, 0x89, 0x04,
+                                0x25, 0x00, 0x00, 0x30, 0x00, 0x90, 0x90, 0xf4};
+
 static struct vm vm;
 
 static uint64_t rip(void)
@@ -64,7 +72,8 @@ static int setup(void)
         return 1;
     }
     memcpy(vm_gpa(&vm, CODE, sizeof code), code, sizeof code);
-    vm_dirty_mark(&vm, CODE, sizeof code);
+    memcpy(vm_gpa(&vm, STEPS, sizeof steps), steps, sizeof steps);
+    vm_dirty_mark(&vm, CODE, 0x1000);
     if (vm_boot_long_mode(&vm, CODE, CODE + 0x1000, "test", err, sizeof err) < 0) {
         fprintf(stderr, "boot: %s\n", err);
         return 1;
@@ -176,6 +185,55 @@ static void test_hypercall_canonical_rip_and_save_restore(void)
     CU_ASSERT_EQUAL_FATAL(run(1, &ev), ENGINE_EV_HYPERCALL); /* a step that is a hypercall */
     CU_ASSERT_EQUAL(rip(), CODE + 0x1a);
     free(saved);
+}
+
+/* Step (expect) at rip (from); the rip after it is (to). Fatal if not: a
+ * step that ran on leaves the guest running wild. */
+static void step_from_to(enum engine_event_kind expect, uint64_t from, uint64_t to)
+{
+    struct engine_event ev;
+    CU_ASSERT_EQUAL_FATAL(rip(), from);
+    CU_ASSERT_EQUAL_FATAL(run(1, &ev), expect);
+    CU_ASSERT_EQUAL_FATAL(rip(), to);
+}
+
+/* Set rip (and dx to a hypercall port). */
+static void set_rip(uint64_t at)
+{
+    struct engine_regs r;
+    vm_get_regs(&vm, &r);
+    r.rip = at;
+    r.rdx = PVRR_HC_PORT_BASE + 7;
+    vm_set_regs(&vm, &r);
+}
+
+/* A single step executes exactly one instruction whatever came before it: a
+ * hypercall (whose exit leaves rip canonical, after the out), a register
+ * write while stepping, a watched write, a run that ended at a hypercall.
+ * kvm-amd and kvm-intel drop the trap flag of KVM's single-step at a register
+ * write from user space and at an instruction their emulator completes. */
+static void test_step_after_hypercall_and_register_write(void)
+{
+    struct engine_event ev;
+    set_rip(STEPS);
+    step_from_to(ENGINE_EV_HYPERCALL, STEPS, STEPS + 1);
+    step_from_to(ENGINE_EV_STEP, STEPS + 1, STEPS + 2); /* one instruction after the hypercall */
+    set_rip(STEPS + 1);                                 /* a register write while stepping */
+    step_from_to(ENGINE_EV_STEP, STEPS + 1, STEPS + 2);
+    step_from_to(ENGINE_EV_STEP, STEPS + 2, STEPS + 3);
+    step_from_to(ENGINE_EV_STEP, STEPS + 3, STEPS + 4);
+    step_from_to(ENGINE_EV_HYPERCALL, STEPS + 4, STEPS + 5);
+    /* a write to a watched page completed by the engine, then one instruction */
+    step_from_to(ENGINE_EV_STEP, STEPS + 5, STEPS + 6);
+    CU_ASSERT_EQUAL(vm_watch_set(&vm, DATA, 4, ENGINE_WATCH_WRITE, 1), 0);
+    step_from_to(ENGINE_EV_WATCH, STEPS + 6, STEPS + 13);
+    step_from_to(ENGINE_EV_STEP, STEPS + 13, STEPS + 14);
+    CU_ASSERT_EQUAL(vm_watch_set(&vm, DATA, 4, ENGINE_WATCH_WRITE, 0), 0);
+    /* a run (not a step) ends at the hypercall; the step after it is one instruction */
+    set_rip(STEPS);
+    CU_ASSERT_EQUAL(run(0, &ev), ENGINE_EV_HYPERCALL);
+    step_from_to(ENGINE_EV_STEP, STEPS + 1, STEPS + 2);
+    step_from_to(ENGINE_EV_STEP, STEPS + 2, STEPS + 3);
 }
 
 static void test_cpuid_and_selection(void)
@@ -301,6 +359,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "breakpoints", test_breakpoint_every_arrival_no_patch_visible);
     CU_add_test(s, "watchpoints", test_write_and_read_watch);
     CU_add_test(s, "hypercall, hlt, save/restore", test_hypercall_canonical_rip_and_save_restore);
+    CU_add_test(s, "single-step after a hypercall and a register write",
+                test_step_after_hypercall_and_register_write);
     CU_add_test(s, "cpuid and engine selection", test_cpuid_and_selection);
     /* On KVM the CPU executes these itself (kvm-amd/kvm-intel: checked by
      * it.linux_engines.kvm; the nested PVM KVM cannot run them at all) */
