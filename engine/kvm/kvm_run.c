@@ -424,6 +424,16 @@ static int mmio(struct vm *vm, struct engine_event *ev)
 
 /* One KVM_RUN and what it means. Returns 1 with (ev) filled when the run
  * must return, 0 to go on. */
+/* Reports the triple fault; the registers are those at the last exit before it
+ * (kvm-amd resets the vCPU at a shutdown, kvm_get_regs returns them). */
+static void shutdown_fault(struct engine_event *ev)
+{
+    engine_fault(ev, ENGINE_FAULT_TRIPLE,
+                 "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
+                 "not handle");
+    ev->fault.regs_at_last_event = 1;
+}
+
 static int one_exit(struct vm *vm, int step, struct engine_event *ev)
 {
     struct kvm_engine *k = kvm_of(vm);
@@ -549,10 +559,7 @@ static int one_exit(struct vm *vm, int step, struct engine_event *ev)
         return 0;
     case KVM_EXIT_SHUTDOWN:
         k->shut_down = 1;
-        engine_fault(ev, ENGINE_FAULT_TRIPLE,
-                     "guest triple fault (KVM_EXIT_SHUTDOWN): the guest took an exception it could "
-                     "not handle");
-        ev->fault.regs_at_last_event = 1;
+        shutdown_fault(ev);
         return 1;
     case KVM_EXIT_INTERNAL_ERROR: {
         const uint8_t *insn = vm_gpa(vm, r->rip, 1);
@@ -588,6 +595,12 @@ void kvm_engine_run(struct vm *vm, const struct engine_run_args *a, struct engin
     struct kvm_engine *k = kvm_of(vm);
     int step = a && a->step;
     memset(ev, 0, sizeof *ev);
+    if (k->shut_down) {
+        /* a shut-down machine stays shut down (engine.h); kvm-amd would run the
+         * vCPU it reset at the shutdown from the reset vector */
+        shutdown_fault(ev);
+        return;
+    }
     if (k->watch_changed) {
         struct kvm_page pages[KVM_MAX_PROT_PAGES];
         int n = watch_pages(k->w, k->nw, pages);

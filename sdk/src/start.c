@@ -189,6 +189,13 @@ _Noreturn void pvrr__exception(struct pvrr_trap_frame *f)
 {
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    /* The frame is made canonical, so that the end state is the same on every
+     * engine and host: x86 pushes RFLAGS with RF set for a fault-class exception
+     * (the SDM's and APM's rule, which KVM and pvrr's emulator follow), QEMU's TCG
+     * (the CPU under tools/with-kvm's kvm-amd) pushes it clear. */
+    uint64_t v = f->vector;
+    if (v < 32 && v != 1 && v != 3 && v != 4 && v != 8 && v != 18)
+        f->rflags |= 1ull << 16;
     uintptr_t lo = (uintptr_t)exception_stack, hi = lo + sizeof exception_stack;
     int nested = f->rsp > lo && f->rsp <= hi;
 
