@@ -99,6 +99,37 @@ enum engine_select_status engine_select(const char *want, const struct engine_op
     return ENGINE_SELECTED;
 }
 
+int engine_watch_list_set(struct vm *vm, struct engine_watch **w, size_t *n, size_t *cap,
+                          uint64_t addr, uint64_t len, enum engine_watch_kind kind, int insert,
+                          int (*fits)(const struct engine_watch *w, size_t n))
+{
+    for (size_t i = 0; i < *n; i++) {
+        if ((*w)[i].addr == addr && (*w)[i].len == len && (*w)[i].kind == kind) {
+            if (!insert)
+                (*w)[i] = (*w)[--*n];
+            return insert ? 0 : 1;
+        }
+    }
+    if (!insert)
+        return 0;
+    if (len == 0 || !vm_gpa(vm, addr, len) ||
+        (kind != ENGINE_WATCH_WRITE && kind != ENGINE_WATCH_READ && kind != ENGINE_WATCH_ACCESS))
+        return -1;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        struct engine_watch *nw = realloc(*w, c * sizeof *nw);
+        if (!nw)
+            return -1;
+        *w = nw;
+        *cap = c;
+    }
+    (*w)[*n] = (struct engine_watch){addr, len, kind};
+    if (fits && !fits(*w, *n + 1))
+        return -1;
+    ++*n;
+    return 1;
+}
+
 void engine_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
 {
     ev->kind = ENGINE_EV_FAULT;

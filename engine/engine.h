@@ -349,6 +349,23 @@ void vm_dirty_clear(struct vm *vm);
 void engine_fault(struct engine_event *ev, enum engine_fault_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A watched range, as engines keep them. */
+struct engine_watch {
+    uint64_t addr, len;
+    enum engine_watch_kind kind;
+};
+
+/* The watchpoint bookkeeping of an engine's watch_set: inserts or removes (addr,
+ * len, kind) in the array (*w, *n, *cap), growing it as needed. An insertion is
+ * checked (a non-empty range in guest RAM, a known kind) and offered to (fits),
+ * if given, which sees the array with the new entry at index *n and returns
+ * nonzero when the engine can serve it. Returns 1 when the set changed, 0 when it
+ * did not (inserting a watch already there, removing one that is not), -1 on an
+ * insertion refused (bad range or kind, no memory, (fits) said no). */
+int engine_watch_list_set(struct vm *vm, struct engine_watch **w, size_t *n, size_t *cap,
+                          uint64_t addr, uint64_t len, enum engine_watch_kind kind, int insert,
+                          int (*fits)(const struct engine_watch *w, size_t n));
+
 /* Print the general and control registers to (f), for fault reports. */
 void vm_dump_regs(struct vm *vm, FILE *f);
 

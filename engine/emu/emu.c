@@ -441,31 +441,10 @@ static int emu_watch_set(struct vm *vm, uint64_t addr, uint64_t len, enum engine
                          int insert)
 {
     struct emu_engine *e = emu_of(vm);
-    for (size_t i = 0; i < e->nw; i++) {
-        if (e->w[i].addr == addr && e->w[i].len == len && e->w[i].kind == kind) {
-            if (!insert) {
-                e->w[i] = e->w[--e->nw];
-                emu_watch_hooks(vm);
-            }
-            return 0;
-        }
-    }
-    if (!insert)
-        return 0;
-    if (len == 0 || !vm_gpa(vm, addr, len) ||
-        (kind != ENGINE_WATCH_WRITE && kind != ENGINE_WATCH_READ && kind != ENGINE_WATCH_ACCESS))
-        return -1;
-    if (e->nw == e->capw) {
-        size_t cap = e->capw ? e->capw * 2 : 8;
-        struct emu_watch *nw = realloc(e->w, cap * sizeof *nw);
-        if (!nw)
-            return -1;
-        e->w = nw;
-        e->capw = cap;
-    }
-    e->w[e->nw++] = (struct emu_watch){addr, len, kind};
-    emu_watch_hooks(vm);
-    return 0;
+    int rc = engine_watch_list_set(vm, &e->w, &e->nw, &e->capw, addr, len, kind, insert, NULL);
+    if (rc > 0)
+        emu_watch_hooks(vm);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- written pages ---- */

@@ -70,11 +70,6 @@ struct emu_block {
                       long ones) */
 };
 
-struct emu_watch {
-    uint64_t addr, len;
-    enum engine_watch_kind kind;
-};
-
 /* Why the current uc_emu_start was stopped. */
 enum emu_stop {
     EMU_STOP_NONE = 0,
@@ -130,7 +125,7 @@ struct emu_engine {
     /* execution breakpoints and watchpoints */
     uint64_t *bp;
     size_t nbp, capbp;
-    struct emu_watch *w;
+    struct engine_watch *w;
     size_t nw, capw;
 
     /* the block block_decode is decoding (translated, not in the table yet) */

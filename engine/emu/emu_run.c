@@ -399,7 +399,7 @@ static void on_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int
     int is_write = type == UC_MEM_WRITE;
     unsigned want = is_write ? ENGINE_WATCH_WRITE : ENGINE_WATCH_READ;
     for (size_t i = 0; i < e->nw; i++) {
-        const struct emu_watch *w = &e->w[i];
+        const struct engine_watch *w = &e->w[i];
         if (!(w->kind & want) || !(addr < w->addr + w->len && w->addr < addr + (uint64_t)size))
             continue;
         e->watch_hit = 1;

@@ -46,11 +46,6 @@ struct kvm_bp {
     uint8_t use_dr; /* in a debug register during this run, not patched */
 };
 
-struct kvm_watch {
-    uint64_t addr, len;
-    enum engine_watch_kind kind;
-};
-
 /* Everything a cpu_save blob holds. */
 struct kvm_cpu_state {
     struct kvm_regs regs;
@@ -106,7 +101,7 @@ struct kvm_engine {
     struct kvm_bp *bp;
     size_t nbp, capbp;
     /* watchpoints */
-    struct kvm_watch *w;
+    struct engine_watch *w;
     size_t nw, capw;
     int watch_changed; /* the protection must be laid out again before the next run */
     volatile sig_atomic_t kicked;

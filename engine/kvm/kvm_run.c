@@ -127,7 +127,7 @@ static void protect_pages(struct vm *vm, const struct kvm_page *pages, unsigned 
 /* The pages the watch list needs protected, sorted: read-only for write
  * watches, holes for read and access watches. Returns their number, or -1 if
  * there are more than KVM_MAX_PROT_PAGES. */
-static int watch_pages(const struct kvm_watch *w, size_t nw, struct kvm_page *pages)
+static int watch_pages(const struct engine_watch *w, size_t nw, struct kvm_page *pages)
 {
     unsigned n = 0;
     for (size_t i = 0; i < nw; i++) {
@@ -154,39 +154,22 @@ static int watch_pages(const struct kvm_watch *w, size_t nw, struct kvm_page *pa
     return (int)n;
 }
 
+/* (fits) for engine_watch_list_set: the watched pages fit the protection table */
+static int watches_fit(const struct engine_watch *w, size_t nw)
+{
+    struct kvm_page pages[KVM_MAX_PROT_PAGES];
+    return watch_pages(w, nw, pages) >= 0;
+}
+
 int kvm_engine_watch_set(struct vm *vm, uint64_t addr, uint64_t len, enum engine_watch_kind kind,
                          int insert)
 {
     struct kvm_engine *k = kvm_of(vm);
-    for (size_t i = 0; i < k->nw; i++) {
-        if (k->w[i].addr == addr && k->w[i].len == len && k->w[i].kind == kind) {
-            if (!insert) {
-                k->w[i] = k->w[--k->nw];
-                k->watch_changed = 1;
-            }
-            return 0;
-        }
-    }
-    if (!insert)
-        return 0;
-    if (len == 0 || !vm_gpa(vm, addr, len) ||
-        (kind != ENGINE_WATCH_WRITE && kind != ENGINE_WATCH_READ && kind != ENGINE_WATCH_ACCESS))
-        return -1;
-    if (k->nw == k->capw) {
-        size_t cap = k->capw ? k->capw * 2 : 8;
-        struct kvm_watch *nw = realloc(k->w, cap * sizeof *nw);
-        if (!nw)
-            return -1;
-        k->w = nw;
-        k->capw = cap;
-    }
-    k->w[k->nw] = (struct kvm_watch){addr, len, kind};
-    struct kvm_page pages[KVM_MAX_PROT_PAGES];
-    if (watch_pages(k->w, k->nw + 1, pages) < 0)
-        return -1; /* too many pages to protect */
-    k->nw++;
-    k->watch_changed = 1;
-    return 0;
+    int rc =
+        engine_watch_list_set(vm, &k->w, &k->nw, &k->capw, addr, len, kind, insert, watches_fit);
+    if (rc > 0)
+        k->watch_changed = 1;
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- execution breakpoints ---- */
