@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MSR_EFER 0xc0000080u
 #define MSR_KERNEL_GS_BASE 0xc0000102u
@@ -96,6 +98,13 @@ static int emu_create(struct vm *vm, char *err, size_t errlen)
         goto fail;
     }
     madvise(e->shadow, vm->mem_size, MADV_DONTFORK);
+    size_t words = (vm->mem_size / 4096 + 63) / 64;
+    e->compare_bits = calloc(words, 8);
+    e->scratch_bits = calloc(words, 8);
+    if (!e->compare_bits || !e->scratch_bits) {
+        snprintf(err, errlen, "out of memory for the written-pages bitmaps");
+        goto fail;
+    }
     e->limit = UINT64_MAX;
     if (emu_ring_check(vm, err, errlen) < 0)
         goto fail;
@@ -125,6 +134,8 @@ static void emu_destroy(struct vm *vm)
         cs_close(&e->cs_detail);
     if (e->shadow)
         munmap(e->shadow, vm->mem_size);
+    free(e->compare_bits);
+    free(e->scratch_bits);
     free(e->bp);
     free(e->w);
     free(e);
@@ -449,11 +460,53 @@ static int emu_watch_set(struct vm *vm, uint64_t addr, uint64_t len, enum engine
 
 /* ---- written pages ---- */
 
+/* Clears bit p of (maybe) for each page p of the (npages) at (base) that this
+ * process never touched: neither present nor swapped out in /proc/self/pagemap,
+ * so it reads as zeroes (RAM and the shadow are private anonymous mappings).
+ * Leaves (maybe) as it is where pagemap cannot be read. Comparing only the other
+ * pages spares faulting in every untouched page of RAM and shadow (20 ms for
+ * 64 MiB at each collect). */
+static void drop_untouched(const uint8_t *base, uint64_t npages, uint64_t *maybe)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    uint64_t ent[512];
+    for (uint64_t p = 0; p < npages; p += 512) {
+        uint64_t n = npages - p < 512 ? npages - p : 512;
+        off_t at = (off_t)(((uintptr_t)base / 4096 + p) * 8);
+        if (pread(fd, ent, n * 8, at) != (ssize_t)(n * 8))
+            break; /* what is left stays compared */
+        for (uint64_t i = 0; i < n; i++)
+            if (!(ent[i] >> 62)) /* bit 63 present, bit 62 swapped */
+                maybe[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
+    }
+    close(fd);
+}
+
+/* Sets (maybe) to the pages that may differ between RAM and the shadow: all but
+ * those untouched in both. */
+static void pages_to_compare(struct vm *vm, uint64_t *maybe)
+{
+    struct emu_engine *e = emu_of(vm);
+    uint64_t npages = vm->mem_size / 4096, words = (npages + 63) / 64;
+    uint64_t *other = e->scratch_bits;
+    memset(maybe, 0xff, words * 8);
+    memset(other, 0xff, words * 8);
+    drop_untouched(vm->mem, npages, maybe);
+    drop_untouched(e->shadow, npages, other);
+    for (uint64_t w = 0; w < words; w++)
+        maybe[w] |= other[w];
+}
+
 void emu_shadow_sync(struct vm *vm)
 {
     struct emu_engine *e = emu_of(vm);
+    uint64_t *maybe = e->compare_bits;
+    pages_to_compare(vm, maybe);
     for (uint64_t p = 0; p < vm->mem_size / 4096; p++)
-        if (memcmp(vm->mem + p * 4096, e->shadow + p * 4096, 4096) != 0)
+        if (((maybe[p / 64] >> (p % 64)) & 1) &&
+            memcmp(vm->mem + p * 4096, e->shadow + p * 4096, 4096) != 0)
             memcpy(e->shadow + p * 4096, vm->mem + p * 4096, 4096);
     e->shadow_stale = 0;
 }
@@ -462,9 +515,11 @@ static void emu_dirty_collect(struct vm *vm)
 {
     struct emu_engine *e = emu_of(vm);
     uint64_t npages = vm->mem_size / 4096;
+    uint64_t *maybe = e->compare_bits;
+    pages_to_compare(vm, maybe);
     for (uint64_t p = 0; p < npages; p++) {
         uint8_t *now = vm->mem + p * 4096, *was = e->shadow + p * 4096;
-        if (memcmp(now, was, 4096) == 0)
+        if (!((maybe[p / 64] >> (p % 64)) & 1) || memcmp(now, was, 4096) == 0)
             continue;
         memcpy(was, now, 4096);
         vm->dirty[p / 64] |= 1ull << (p % 64);
