@@ -47,6 +47,15 @@ const struct gdb_target_ops *debugger_ops(const struct debugger *d);
 /* Where messages for the user go (the gdb_target_ops log op; NULL: dropped). */
 void debugger_set_log(struct debugger *d, void (*log)(void *ctx, const char *msg), void *ctx);
 
+/* The guest's own kernel is not the program (a Linux program on pvrr's
+ * kernel): user code runs in [lo, hi) only, everything outside is the
+ * kernel's. Stops that would land in the kernel are then carried on to user
+ * code, as for a native process under gdb (a step over `syscall` ends after
+ * it, an interrupt or a watchpoint the kernel triggers is reported where the
+ * kernel returns, reverse execution stops on the `syscall`), until `monitor
+ * kernel-frames off`. Without a call (SDK guests) nothing is hidden. */
+void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi);
+
 /* 1 once the guest has ended for good (exit, panic, fault, divergence, the
  * end of the recording); 1 once a debugger asked to kill it. */
 int debugger_ended(const struct debugger *d);

@@ -57,6 +57,11 @@ struct debugger {
     int interrupt_pending; /* the debugger interrupted during a hypercall: stop at the next run */
     void (*log)(void *ctx, const char *msg);
     void *log_ctx;
+    /* the guest's own kernel (kframes.c): code outside [user_lo, user_hi) is
+     * the kernel's (user_hi == 0: none, the kernel is the program) */
+    uint64_t user_lo, user_hi;
+    int hide_kernel; /* stops in kernel code are carried on to user code */
+    int left_kernel; /* the last forward resume ran on out of the kernel */
 };
 
 /* ---- the breakpoint and watchpoint set (machine.c) ---- */
@@ -118,6 +123,33 @@ void dbg_cont(struct debugger *d, struct gdb_stop *stop, uint64_t range_start, u
 
 /* The guest stopped for good: mark it and fill (stop). */
 void dbg_ended_stop(struct debugger *d, struct gdb_stop *stop);
+
+/* ---- the guest kernel's own frames (kframes.c) ---- */
+
+/* 1 if stops in kernel code are hidden and (rip) is kernel code. */
+int dbg_in_hidden_kernel(struct debugger *d, uint64_t rip);
+
+/* A forward stop (stop) landed in kernel code that is hidden: run on until
+ * the kernel returns to user code and report (stop) there (a STEP turns into
+ * a watchpoint hit if the kernel changed a watched range on the way). (ret):
+ * the user address the kernel returns to when known (the step was a
+ * `syscall`), else 0 (single-steps until user code). A second interrupt
+ * from the debugger leaves it in the kernel (INTERRUPT); the guest ending
+ * on the way fills (stop) as ended. Nothing if the stop is not hidden. */
+void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret);
+
+/* The address of a `syscall` instruction that ends just before (rip), or 0. */
+uint64_t dbg_syscall_before(struct debugger *d, uint64_t rip);
+
+/* A reverse stop (stop) landed in hidden kernel code: go back to the user
+ * instruction that entered the kernel (the `syscall`) and report (stop)
+ * there. (after): the user rip the kernel returned to, when known (0: found
+ * by running forward out of the kernel first). Returns -1 (the machine then
+ * stays at the kernel stop) if the way into the kernel was not a `syscall`. */
+int tt_hide_kernel(struct timetravel *tt, struct gdb_stop *stop, uint64_t after);
+
+/* `monitor kernel-frames [on|off]`: (arg) as typed; writes the answer. */
+int dbg_kframes_command(struct debugger *d, const char *arg, gdb_out_fn out, void *ctx);
 
 /* ---- reverse execution (reverse.c) ---- */
 

@@ -229,6 +229,8 @@ void dbg_set_rip(struct debugger *d, uint64_t rip)
 
 /* ---- forward execution ---- */
 
+static void step_once(struct debugger *d, struct gdb_stop *stop);
+
 void dbg_ended_stop(struct debugger *d, struct gdb_stop *stop)
 {
     d->ended = 1;
@@ -248,6 +250,18 @@ void dbg_step(struct debugger *d, struct gdb_stop *stop)
     }
     dbg_arm_watches(d, 1);
     dbg_watch_snapshot(d);
+    /* a step over `syscall` into a hidden kernel ends where the kernel returns */
+    uint64_t rip0 = dbg_rip(d);
+    uint64_t ret = dbg_in_hidden_kernel(d, rip0) ? 0 : rip0 + 2;
+    if (ret && !dbg_syscall_before(d, ret))
+        ret = 0;
+    step_once(d, stop);
+    dbg_leave_kernel(d, stop, ret);
+}
+
+/* Execute one instruction (dbg_step without hiding the kernel). */
+static void step_once(struct debugger *d, struct gdb_stop *stop)
+{
     for (;;) {
         enum monitor_event ev = dbg_exec(d, 1);
         enum gdb_stop_kind kind;
@@ -363,6 +377,7 @@ void dbg_cont(struct debugger *d, struct gdb_stop *stop, uint64_t range_start, u
         }
     }
 out:
+    dbg_leave_kernel(d, stop, 0); /* an interrupt or a watchpoint hit in a hidden kernel */
     if (d->nwp)
         dbg_watch_snapshot(d);
 }

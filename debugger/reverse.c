@@ -269,6 +269,12 @@ void tt_forward_done(struct timetravel *tt, enum gdb_resume_kind how, uint64_t e
         }
         return;
     }
+    if (tt->d->left_kernel) {
+        /* ran on out of the kernel: resolved when needed */
+        tt->cur = (struct pos){.e = e, .n = n};
+        tt->cur_valid = 0;
+        return;
+    }
     if (tt->icount) {
         /* a step that retired an instruction ends at (n, 0); one that retired
          * none (an exception delivered) is one more step at the same count;

@@ -15,6 +15,8 @@
 
 /* ---- gdb_target_ops ---- */
 
+static void op_log(void *tp, const char *msg);
+
 static int op_read_regs(void *tp, struct gdb_regs *g)
 {
     struct debugger *d = tp;
@@ -194,6 +196,8 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
     struct vm *vm = &d->m->vm;
     uint64_t count_before = vm->ops->insn_count ? vm->ops->insn_count(vm) : 0;
     int rc = 0;
+    uint64_t rip0 = dbg_rip(d);
+    d->left_kernel = 0;
     switch (req->how) {
     case GDB_RESUME_STEP:
         dbg_step(d, stop);
@@ -211,6 +215,17 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
             break;
         }
         rc = tt_reverse(d->tt, req->how == GDB_RESUME_RSTEP, stop);
+        /* landed in a hidden kernel: report at the `syscall` that entered it
+         * (a reverse-stepi from just after it knows where the kernel returned) */
+        if (rc == 0 && dbg_in_hidden_kernel(d, dbg_rip(d)) &&
+            (stop->kind == GDB_STOP_STEP || stop->kind == GDB_STOP_WATCH ||
+             stop->kind == GDB_STOP_RWATCH || stop->kind == GDB_STOP_AWATCH ||
+             stop->kind == GDB_STOP_INTERRUPT) &&
+            tt_hide_kernel(d->tt, stop,
+                           req->how == GDB_RESUME_RSTEP && !dbg_in_hidden_kernel(d, rip0) ? rip0
+                                                                                          : 0) < 0)
+            op_log(d, "the stop is inside the guest kernel, which was not entered by a "
+                      "`syscall`: shown there");
         break;
     default:
         rc = -1;
@@ -276,6 +291,8 @@ static int op_monitor(void *tp, const char *cmd, gdb_out_fn out, void *ctx)
         outf(out, ctx, "%s\n", msg);
         return rc < 0 ? -1 : 0;
     }
+    if (strncmp(cmd, "kernel-frames", 13) == 0 && (cmd[13] == ' ' || !cmd[13]))
+        return dbg_kframes_command(d, cmd + 13, out, ctx);
     if (strcmp(cmd, "digest") == 0) {
         outf(out, ctx, "state digest %016" PRIx64 " (all guest memory and registers)\n",
              monitor_state_digest(d->m));
@@ -309,10 +326,15 @@ static void op_log(void *tp, const char *msg)
         d->log(d->log_ctx, msg);
 }
 
+#define KFRAMES_HELP                                                                               \
+    "kernel-frames on|off: hide (the default for Linux programs) or show the frames of the "       \
+    "guest's own kernel: hidden, stops are reported in user code, as for a native process"
+
 static const struct gdb_monitor_cmd live_cmds[] = {
     {"when", "print how many hypercalls the guest has made"},
     {"digest", "print a digest of all guest memory and registers"},
     {"info", "describe the guest"},
+    {"kernel-frames", KFRAMES_HELP},
     {NULL, NULL},
 };
 
@@ -323,6 +345,7 @@ static const struct gdb_monitor_cmd replay_cmds[] = {
     {"checkpoints", "list the checkpoints of this replay"},
     {"digest", "print a digest of all guest memory and registers"},
     {"info", "describe the guest and the recording"},
+    {"kernel-frames", KFRAMES_HELP},
     {NULL, NULL},
 };
 

@@ -72,6 +72,13 @@ int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *c
 /* 1 if (cmdline), a recording's command line, is the Linux personality's. */
 int cli_linux_is_recording(const char *cmdline);
 
+/* A debugger on a Linux program (cmdline: its kernel's command line) hides
+ * the kernel's frames: tell it the user window for (m)'s RAM. Nothing for an
+ * SDK guest. */
+struct debugger;
+struct monitor;
+void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline);
+
 /* Write the program of the Linux recording (log) (command line (cmdline)) to
  * (out), as the recording read it (the kernel reads the whole file). Returns
  * 0, or -1 with the error printed. */

@@ -96,6 +96,7 @@ int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const
         fprintf(stderr, "pvrr replay: %s\n", err);
         return PVRR_EXIT_ERROR;
     }
+    cli_linux_debugger(d, &r->m, r->meta->cmdline);
     int rc = serve(d, &r->m, addr, nonlocal, elf_path, 1);
     int killed = debugger_killed(d), ended = debugger_ended(d);
     debugger_destroy(d);
@@ -120,6 +121,7 @@ int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const cha
         fprintf(stderr, "pvrr: %s\n", err);
         return PVRR_EXIT_ERROR;
     }
+    cli_linux_debugger(d, m, m->cfg.cmdline);
     int rc = serve(d, m, addr, nonlocal, elf_path, 0);
     int killed = debugger_killed(d), ended = debugger_ended(d);
     debugger_destroy(d);

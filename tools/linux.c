@@ -6,8 +6,11 @@
  */
 #include "tools/cli.h"
 
+#include "debugger/debugger.h"
 #include "formats/elf.h"
 #include "formats/file.h"
+#include "monitor/monitor.h"
+#include "personality/linux/layout.h"
 #include "pvlog/pvlog.h"
 
 #include <errno.h>
@@ -285,6 +288,12 @@ static int exe_of(const char *cmdline, char *out, size_t n)
 int cli_linux_is_recording(const char *cmdline)
 {
     return cmdline && strncmp(cmdline, "pvrr-linux ", 11) == 0;
+}
+
+void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline)
+{
+    if (cli_linux_is_recording(cmdline))
+        debugger_set_user_window(d, LINUX_USER_LO, linux_user_hi(m->vm.mem_size));
 }
 
 int cli_linux_extract_program(const char *log, const char *cmdline, const char *out)

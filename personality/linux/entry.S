@@ -19,7 +19,7 @@
 #define SEL_KDATA 0x10
 #define SEL_UDATA 0x23
 #define SEL_UCODE 0x2b
-#define USER_LO 0x400000      /* kernel.h */
+#define USER_LO 0x400000      /* layout.h: LINUX_USER_LO */
 
     .text
     .globl linux_syscall_entry

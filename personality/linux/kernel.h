@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layout.h"
 #include "pvrr_abi.h"
 
 /* Linux errno values (the x86-64 ABI's). */
@@ -53,7 +54,7 @@
 #define ETIMEDOUT 110
 
 #define PAGE 4096ull
-#define USER_LO (4ull << 20)
+#define USER_LO LINUX_USER_LO
 #define USER_STACK_SIZE (8ull << 20)
 
 /* The registers saved at a `syscall` (entry.S pushes them in this order). */

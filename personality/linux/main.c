@@ -463,7 +463,7 @@ int main(int argc, char **argv)
     if ((uint64_t)(uintptr_t)__pvrr_image_end > USER_LO - (64u << 10))
         pvrr_panicf("the kernel image is too large for its 4 MiB");
     uint64_t mem = pvrr_mem_size();
-    user_hi = (mem & ~((2ull << 20) - 1)) - (2ull << 20);
+    user_hi = linux_user_hi(mem);
     if (user_hi < USER_LO + USER_STACK_SIZE + (4ull << 20))
         pvrr_panicf("guest RAM of %llu bytes is too small for a Linux program (use --mem 64M "
                     "or more)",

@@ -1,0 +1,221 @@
+/*
+ * kframes.c - hiding the guest kernel's own frames (debugger_internal.h).
+ *
+ * A Linux program runs on pvrr's own small kernel (personality/linux). A
+ * native Linux process under gdb never stops inside its kernel: a stepi over
+ * `syscall` ends at the next user instruction, an interrupt or a watchpoint
+ * the kernel triggers is reported when the kernel returns, a reverse-stepi
+ * from after a system call lands on the `syscall`. The debugger does the
+ * same when the tool tells it the user window (debugger_set_user_window):
+ * code outside it is the kernel's. Only the rip decides: on hosts where
+ * breakpoints are `hlt` patches, user code runs in ring 0 after one, so the
+ * privilege level would call it kernel code. `monitor kernel-frames off`
+ * shows the kernel again.
+ */
+#include "debugger/reverse_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Single-steps out of the kernel between looks for the debugger's interrupt. */
+#define POLL_STEPS 1024
+
+void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi)
+{
+    d->user_lo = lo;
+    d->user_hi = hi > lo ? hi : 0;
+    d->hide_kernel = d->user_hi != 0;
+}
+
+int dbg_in_hidden_kernel(struct debugger *d, uint64_t rip)
+{
+    return d->hide_kernel && d->user_hi && (rip < d->user_lo || rip >= d->user_hi);
+}
+
+uint64_t dbg_syscall_before(struct debugger *d, uint64_t rip)
+{
+    if (rip < d->user_lo + 2 || rip > d->user_hi)
+        return 0;
+    const uint8_t *p = vm_gpa(&d->m->vm, rip - 2, 2);
+    return p && p[0] == 0x0f && p[1] == 0x05 ? rip - 2 : 0;
+}
+
+/* Note a watchpoint the kernel triggered on the way out: a STEP or an
+ * interrupt becomes that hit; a hit already reported stays. */
+static void note_watch(struct debugger *d, struct gdb_stop *stop, int w, enum gdb_stop_kind kind)
+{
+    if (w < 0)
+        return;
+    if (stop->kind == GDB_STOP_STEP || stop->kind == GDB_STOP_INTERRUPT) {
+        stop->kind = kind;
+        stop->addr = d->wp[w].addr;
+    }
+    dbg_watch_snapshot(d);
+}
+
+/* Run with one breakpoint at (ret) until the kernel returns there. Returns 1
+ * there, 0 if the guest ended (stop filled), -1 on an interrupt. */
+static int run_to_return(struct debugger *d, struct gdb_stop *stop, uint64_t ret)
+{
+    if (dbg_arm(d, &ret, 1, 0) < 0)
+        return -1;
+    for (;;) {
+        enum monitor_event ev = dbg_exec(d, 0);
+        enum gdb_stop_kind kind;
+        switch (ev) {
+        case MON_EV_BREAKPOINT:
+            if (d->m->ev.bp.addr == ret)
+                return 1;
+            continue;
+        case MON_EV_HYPERCALL:
+            note_watch(d, stop, dbg_watch_changed(d), GDB_STOP_WATCH);
+            continue;
+        case MON_EV_WATCH: {
+            int w = dbg_watch_hit(d, &kind);
+            note_watch(d, stop, w, kind);
+            continue;
+        }
+        case MON_EV_STOPPED:
+            dbg_ended_stop(d, stop);
+            return 0;
+        case MON_EV_INTERRUPTED:
+            return -1;
+        default:
+            continue;
+        }
+    }
+}
+
+/* Single-step until user code. Returns as run_to_return. */
+static int step_to_user(struct debugger *d, struct gdb_stop *stop)
+{
+    for (unsigned n = 1;; n++) {
+        if ((n % POLL_STEPS) == 0 && d->stub && gdbstub_poll_interrupt(d->stub))
+            return -1;
+        enum monitor_event ev = dbg_exec(d, 1);
+        enum gdb_stop_kind kind;
+        switch (ev) {
+        case MON_EV_STEP:
+            break;
+        case MON_EV_HYPERCALL:
+            note_watch(d, stop, dbg_watch_changed(d), GDB_STOP_WATCH);
+            break;
+        case MON_EV_WATCH: {
+            int w = dbg_watch_hit(d, &kind);
+            note_watch(d, stop, w, kind);
+            break;
+        }
+        case MON_EV_STOPPED:
+            dbg_ended_stop(d, stop);
+            return 0;
+        default:
+            continue;
+        }
+        uint64_t rip = dbg_rip(d);
+        if (rip >= d->user_lo && rip < d->user_hi)
+            return 1;
+    }
+}
+
+void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret)
+{
+    switch (stop->kind) {
+    case GDB_STOP_STEP:
+    case GDB_STOP_WATCH:
+    case GDB_STOP_RWATCH:
+    case GDB_STOP_AWATCH:
+    case GDB_STOP_INTERRUPT:
+        break;
+    default:
+        return; /* breakpoints the user set in the kernel, the end */
+    }
+    if (d->ended || !dbg_in_hidden_kernel(d, dbg_rip(d)))
+        return;
+    d->left_kernel = 1;
+    enum gdb_stop_kind asked = stop->kind;
+    if (asked == GDB_STOP_INTERRUPT)
+        stop->kind = GDB_STOP_STEP; /* a watchpoint on the way out is the better report */
+    dbg_arm_watches(d, 1);
+    int rc = ret ? run_to_return(d, stop, ret) : step_to_user(d, stop);
+    if (ret)
+        dbg_arm(d, NULL, 0, 1); /* as a continue leaves them; a step arms nothing */
+    if (rc < 0)
+        stop->kind = GDB_STOP_INTERRUPT; /* asked again: stay in the kernel */
+    else if (rc > 0 && asked == GDB_STOP_INTERRUPT && stop->kind == GDB_STOP_STEP)
+        stop->kind = GDB_STOP_INTERRUPT;
+}
+
+/* ---- reverse ---- */
+
+int tt_hide_kernel(struct timetravel *tt, struct gdb_stop *stop, uint64_t after)
+{
+    struct debugger *d = tt->d;
+    if (!after) {
+        /* run forward out of the kernel to learn where it returns */
+        struct gdb_stop fwd = {.kind = GDB_STOP_STEP};
+        dbg_arm(d, NULL, 0, 0);
+        dbg_arm_watches(d, 0);
+        tt->cur_valid = 0;
+        if (step_to_user(d, &fwd) != 1)
+            return -1;
+        after = dbg_rip(d);
+    }
+    uint64_t sc = dbg_syscall_before(d, after);
+    if (!sc)
+        return -1;
+    /* reverse-continue to the last arrival at the `syscall` with only that
+     * breakpoint and no watchpoints: every instruction in between is the
+     * kernel's */
+    dbg_arm_watches(d, 0);
+    struct dbg_bp *bp = d->bp, one = {.addr = sc, .sw = 1};
+    size_t nbp = d->nbp;
+    unsigned nwp = d->nwp;
+    d->bp = &one;
+    d->nbp = 1;
+    d->nwp = 0;
+    struct gdb_stop back;
+    int rc = tt_reverse(tt, 0, &back);
+    d->bp = bp;
+    d->nbp = nbp;
+    d->nwp = nwp;
+    dbg_arm(d, NULL, 0, 1); /* what a reverse-continue leaves armed */
+    dbg_watch_snapshot(d);
+    if (rc < 0 || back.kind != GDB_STOP_SWBREAK || dbg_rip(d) != sc)
+        return -1;
+    return 0;
+}
+
+/* ---- the monitor command ---- */
+
+int dbg_kframes_command(struct debugger *d, const char *arg, gdb_out_fn out, void *ctx)
+{
+    char buf[256];
+    int n, rc = 0;
+    while (*arg == ' ')
+        arg++;
+    if (strcmp(arg, "on") == 0 && !d->user_hi) {
+        n = snprintf(buf, sizeof buf,
+                     "this guest's kernel is the program itself: it has no kernel frames to "
+                     "hide\n");
+        rc = -1;
+    } else if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0 || !*arg) {
+        if (*arg)
+            d->hide_kernel = arg[1] == 'n';
+        if (!d->user_hi)
+            n = snprintf(buf, sizeof buf,
+                         "kernel frames: shown (this guest's kernel is the program)\n");
+        else
+            n = snprintf(buf, sizeof buf,
+                         "kernel frames: %s (user code is [0x%" PRIx64 ", 0x%" PRIx64 "))\n",
+                         d->hide_kernel ? "hidden: stops are reported in user code"
+                                        : "shown: stops may land in the kernel",
+                         d->user_lo, d->user_hi);
+    } else {
+        n = snprintf(buf, sizeof buf, "usage: monitor kernel-frames [on|off]\n");
+        rc = GDB_UNSUPPORTED;
+    }
+    if (n > 0)
+        out(ctx, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    return rc;
+}
