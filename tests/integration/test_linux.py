@@ -488,6 +488,111 @@ class BuggyProgram(PvrrTestCase):
         self.assertNotIn(b"DIVERGED", err)
 
 
+
+KFRAMES_C = r"""
+#include <fcntl.h>
+#include <unistd.h>
+
+char buf[16];
+
+int main(int argc, char **argv)
+{
+    int fd = open(argv[1], O_RDONLY);
+    long n = read(fd, buf, 8);
+    write(1, buf, n > 0 ? n : 0);
+    return 0;
+}
+"""
+
+USER_LO = 4 << 20  # personality/linux/layout.h: the user window starts here
+
+
+def syscall_in(exe, func):
+    """The address of the first `syscall` instruction of (func) in (exe), by objdump."""
+    if not shutil.which("objdump"):
+        raise unittest.SkipTest("objdump is not installed")
+    r = subprocess.run(["objdump", "-d", "--no-show-raw-insn", exe], capture_output=True,
+                       timeout=60)
+    inside = False
+    for line in text(r.stdout).splitlines():
+        if line.endswith("<%s>:" % func):
+            inside = True
+        elif inside and not line.strip():
+            break
+        elif inside and re.search(r"\tsyscall\s*$", line):
+            return int(line.split(":")[0], 16)
+    raise AssertionError("no syscall instruction in %s of %s" % (func, exe))
+
+
+class KernelFrames(PvrrTestCase):
+    """gdb never stops inside pvrr's kernel unless asked to, as for a native Linux process:
+    stepi over `syscall` ends at the next user instruction, reverse-stepi from there lands on
+    the `syscall`, a watchpoint on a buffer read() fills stops in user code (forward and in
+    reverse), and `monitor kernel-frames off` lets stepi enter the kernel."""
+
+    def setUp(self):
+        super().setUp()
+        linux_engine()
+        if not shutil.which("gdb"):
+            self.skipTest("gdb is not installed")
+        self.exe = gcc_static(self.tmp, "kframes", KFRAMES_C)
+        self.sc = syscall_in(self.exe, "__libc_read")
+        self.data = self.tmp("data.txt")
+        with open(self.data, "w") as f:
+            f.write("hello12345\n")
+
+    def pcs(self, out):
+        """The values of `printf "PC<tag> %lx\n", $pc` in gdb's output, by tag."""
+        return {m.group(1): int(m.group(2), 16) for m in re.finditer(r"^PC(\w+) ([0-9a-f]+)$",
+                                                                     out, re.M)}
+
+    def test_syscall_steps_and_watchpoints_stay_in_user_code(self):
+        log = self.tmp("kf.pvlog")
+        r = pvrr("record", "-o", log, "--file", self.data, self.exe, self.data)
+        self.assertEqual(r.returncode, 0, text(r.stderr))
+        self.assertEqual(r.stdout, b"hello123")
+        s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
+        self.addCleanup(s.kill)
+        pc = lambda tag: 'printf "PC%s %%lx\\n", $pc' % tag
+        out = gdb_batch(log + ".elf", s.port, [
+            "break *%#x" % self.sc, "continue", pc("at"),
+            "stepi", pc("step"), "reverse-stepi", pc("back"),
+            "delete", "watch buf[0]", "continue", pc("watch"), "print buf",
+            "reverse-continue", pc("rwatch"), "delete",
+            "monitor kernel-frames off", "stepi", pc("kernel"), "reverse-stepi", pc("kback"),
+            "monitor kernel-frames on", "stepi", pc("again"), "detach"])
+        p = self.pcs(out)
+        want = {"at": self.sc, "step": self.sc + 2, "back": self.sc, "watch": self.sc + 2,
+                "rwatch": self.sc, "kback": self.sc, "again": self.sc + 2}
+        for tag, addr in want.items():
+            self.assertEqual(p.get(tag), addr, "%s: gdb says %s, want %#x\n%s" % (
+                tag, hex(p[tag]) if tag in p else None, addr, out[-4000:]))
+        # the kernel wrote buf: reported at the user instruction after the syscall
+        self.assertRegex(out, r"Old value = 0 '\\000'\s+New value = 104 'h'")
+        self.assertIn('"hello123', out)
+        # kernel frames shown: stepi over syscall enters pvrr's kernel, below the user window
+        self.assertIn("kernel", p)
+        self.assertLess(p["kernel"], USER_LO, out[-4000:])
+        self.assertIn("kernel frames: shown", out)
+        self.assertIn("kernel frames: hidden", out)
+        status, stdout, err = s.finish()
+        self.assertEqual(status, 0, text(err)[-2000:])
+        self.assertEqual(stdout, b"hello123")
+        self.assertNotIn(b"DIVERGED", err)
+
+    def test_live_run_steps_over_syscall(self):
+        s = GdbServer("run", "--gdb", "127.0.0.1:0", "--file", self.data, self.exe, self.data)
+        self.addCleanup(s.kill)
+        pc = lambda tag: 'printf "PC%s %%lx\\n", $pc' % tag
+        out = gdb_batch(self.exe, s.port, [
+            "break *%#x" % self.sc, "continue", "delete", "stepi", pc("step"), "print buf",
+            "detach"])
+        self.assertEqual(self.pcs(out).get("step"), self.sc + 2, out[-4000:])
+        self.assertIn('"hello123', out)
+        status, stdout, err = s.finish()
+        self.assertEqual(status, 0, text(err)[-2000:])
+        self.assertEqual(stdout, b"hello123")
+
 DUMP_C = r"""
 #include <fcntl.h>
 #include <stdio.h>
