@@ -53,8 +53,12 @@ void debugger_set_log(struct debugger *d, void (*log)(void *ctx, const char *msg
  * code, as for a native process under gdb (a step over `syscall` ends after
  * it, an interrupt or a watchpoint the kernel triggers is reported where the
  * kernel returns, reverse execution stops on the `syscall`), until `monitor
- * kernel-frames off`. Without a call (SDK guests) nothing is hidden. */
-void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi);
+ * kernel-frames off`. Without a call (SDK guests) nothing is hidden.
+ * (sys_now): the guest address of the kernel's record of the system call it
+ * serves (u64 number, ~0 outside a call; six u64 arguments; u64 the user rip
+ * it returns to: personality/linux/kernel.h, struct linux_sys_now), or 0: a
+ * stop inside a call then runs to that rip instead of single-stepping out. */
+void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi, uint64_t sys_now);
 
 /* 1 once the guest has ended for good (exit, panic, fault, divergence, the
  * end of the recording); 1 once a debugger asked to kill it. */

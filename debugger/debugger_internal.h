@@ -60,8 +60,9 @@ struct debugger {
     /* the guest's own kernel (kframes.c): code outside [user_lo, user_hi) is
      * the kernel's (user_hi == 0: none, the kernel is the program) */
     uint64_t user_lo, user_hi;
-    int hide_kernel; /* stops in kernel code are carried on to user code */
-    int left_kernel; /* the last forward resume ran on out of the kernel */
+    uint64_t sys_now; /* the kernel's record of the call it serves, or 0 */
+    int hide_kernel;  /* stops in kernel code are carried on to user code */
+    int left_kernel;  /* the last forward resume ran on out of the kernel */
 };
 
 /* ---- the breakpoint and watchpoint set (machine.c) ---- */
@@ -133,9 +134,10 @@ int dbg_in_hidden_kernel(struct debugger *d, uint64_t rip);
  * the kernel returns to user code and report (stop) there (a STEP turns into
  * a watchpoint hit if the kernel changed a watched range on the way). (ret):
  * the user address the kernel returns to when known (the step was a
- * `syscall`), else 0 (single-steps until user code). A second interrupt
- * from the debugger leaves it in the kernel (INTERRUPT); the guest ending
- * on the way fills (stop) as ended. Nothing if the stop is not hidden. */
+ * `syscall`), else 0: the kernel's record of the call it serves tells, or
+ * it single-steps until user code. An interrupt from the debugger on the
+ * way out of a stop that was not one leaves it in the kernel (INTERRUPT);
+ * the guest ending on the way fills (stop) as ended. Nothing if the stop is not hidden. */
 void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret);
 
 /* The address of a `syscall` instruction that ends just before (rip), or 0. */

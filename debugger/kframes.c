@@ -21,11 +21,25 @@
 /* Single-steps out of the kernel between looks for the debugger's interrupt. */
 #define POLL_STEPS 1024
 
-void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi)
+void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi, uint64_t sys_now)
 {
     d->user_lo = lo;
     d->user_hi = hi > lo ? hi : 0;
     d->hide_kernel = d->user_hi != 0;
+    d->sys_now = sys_now;
+}
+
+/* The user rip the kernel returns to from the system call it serves now, or
+ * 0 (no record, or outside a call: the few instructions of its entry and exit). */
+static uint64_t kernel_return(struct debugger *d)
+{
+    const uint8_t *p = d->sys_now ? vm_gpa(&d->m->vm, d->sys_now, 8 * 8) : NULL;
+    if (!p)
+        return 0;
+    uint64_t nr, rip;
+    memcpy(&nr, p, 8);
+    memcpy(&rip, p + 7 * 8, 8);
+    return nr != ~0ull && rip >= d->user_lo && rip < d->user_hi ? rip : 0;
 }
 
 int dbg_in_hidden_kernel(struct debugger *d, uint64_t rip)
@@ -136,8 +150,16 @@ void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret)
     enum gdb_stop_kind asked = stop->kind;
     if (asked == GDB_STOP_INTERRUPT)
         stop->kind = GDB_STOP_STEP; /* a watchpoint on the way out is the better report */
+    if (!ret)
+        ret = kernel_return(d);
     dbg_arm_watches(d, 1);
+    /* the protocol's interrupt stays raised until the stop is reported: after
+     * one the way out cannot be interrupted again */
+    struct gdbstub *stub = d->stub;
+    if (asked == GDB_STOP_INTERRUPT)
+        d->stub = NULL;
     int rc = ret ? run_to_return(d, stop, ret) : step_to_user(d, stop);
+    d->stub = stub;
     if (ret)
         dbg_arm(d, NULL, 0, 1); /* as a continue leaves them; a step arms nothing */
     if (rc < 0)
@@ -151,6 +173,8 @@ void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret)
 int tt_hide_kernel(struct timetravel *tt, struct gdb_stop *stop, uint64_t after)
 {
     struct debugger *d = tt->d;
+    if (!after)
+        after = kernel_return(d);
     if (!after) {
         /* run forward out of the kernel to learn where it returns */
         struct gdb_stop fwd = {.kind = GDB_STOP_STEP};

@@ -73,11 +73,13 @@ int cli_linux_prepare(struct run_opts *o, void **buf, size_t *len, const char *c
 int cli_linux_is_recording(const char *cmdline);
 
 /* A debugger on a Linux program (cmdline: its kernel's command line) hides
- * the kernel's frames: tell it the user window for (m)'s RAM. Nothing for an
+ * the kernel's frames: tell it the user window for (m)'s RAM and where the
+ * kernel (kernel_elf, its ELF) records the call it serves. Nothing for an
  * SDK guest. */
 struct debugger;
 struct monitor;
-void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline);
+void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline,
+                        const void *kernel_elf, size_t kernel_len);
 
 /* Write the program of the Linux recording (log) (command line (cmdline)) to
  * (out), as the recording read it (the kernel reads the whole file). Returns

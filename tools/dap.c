@@ -104,7 +104,7 @@ static int launch_replay(struct launched *L, const char *path, struct dap_progra
         replayer_close(&L->r);
         return -1;
     }
-    cli_linux_debugger(L->d, &L->r.m, L->r.meta->cmdline);
+    cli_linux_debugger(L->d, &L->r.m, L->r.meta->cmdline, L->r.meta->elf, L->r.meta->elf_len);
     debugger_set_log(L->d, log_stderr, NULL);
     L->replay = 1;
     p->ops = debugger_ops(L->d);

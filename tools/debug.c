@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const char *elf_path);
-int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path);
+int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path,
+                    const void *kernel_elf, size_t kernel_len);
 
 static void log_stderr(void *ctx, const char *msg)
 {
@@ -96,7 +97,7 @@ int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const
         fprintf(stderr, "pvrr replay: %s\n", err);
         return PVRR_EXIT_ERROR;
     }
-    cli_linux_debugger(d, &r->m, r->meta->cmdline);
+    cli_linux_debugger(d, &r->m, r->meta->cmdline, r->meta->elf, r->meta->elf_len);
     int rc = serve(d, &r->m, addr, nonlocal, elf_path, 1);
     int killed = debugger_killed(d), ended = debugger_ended(d);
     debugger_destroy(d);
@@ -113,7 +114,8 @@ int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const
     return replayer_finish(r);
 }
 
-int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path)
+int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path,
+                    const void *kernel_elf, size_t kernel_len)
 {
     char err[256];
     struct debugger *d = debugger_create(m, NULL, err, sizeof err);
@@ -121,7 +123,7 @@ int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const cha
         fprintf(stderr, "pvrr: %s\n", err);
         return PVRR_EXIT_ERROR;
     }
-    cli_linux_debugger(d, m, m->cfg.cmdline);
+    cli_linux_debugger(d, m, m->cfg.cmdline, kernel_elf, kernel_len);
     int rc = serve(d, m, addr, nonlocal, elf_path, 0);
     int killed = debugger_killed(d), ended = debugger_ended(d);
     debugger_destroy(d);

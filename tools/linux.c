@@ -9,6 +9,7 @@
 #include "debugger/debugger.h"
 #include "formats/elf.h"
 #include "formats/file.h"
+#include "formats/symbolize.h"
 #include "monitor/monitor.h"
 #include "personality/linux/layout.h"
 #include "pvlog/pvlog.h"
@@ -290,10 +291,20 @@ int cli_linux_is_recording(const char *cmdline)
     return cmdline && strncmp(cmdline, "pvrr-linux ", 11) == 0;
 }
 
-void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline)
+void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline,
+                        const void *kernel_elf, size_t kernel_len)
 {
-    if (cli_linux_is_recording(cmdline))
-        debugger_set_user_window(d, LINUX_USER_LO, linux_user_hi(m->vm.mem_size));
+    if (!cli_linux_is_recording(cmdline))
+        return;
+    /* without the kernel's symbols a stop in it single-steps out: only slower */
+    struct pvrr_sym *ksym = NULL;
+    uint64_t sys_now = 0;
+    char err[256];
+    if (pvrr_sym_open(&ksym, kernel_elf, kernel_len, err, sizeof err) < 0 ||
+        pvrr_sym_addr(ksym, "linux_sys_now", &sys_now) < 0)
+        sys_now = 0;
+    pvrr_sym_close(ksym);
+    debugger_set_user_window(d, LINUX_USER_LO, linux_user_hi(m->vm.mem_size), sys_now);
 }
 
 int cli_linux_extract_program(const char *log, const char *cmdline, const char *out)

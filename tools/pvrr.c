@@ -332,7 +332,9 @@ void cli_report_stop(const struct monitor *m, const char *elf_path)
         fprintf(stderr, "pvrr: %s\n%s", m->stop.msg, where);
 }
 
-int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path);
+/* (elf, len): the guest image booted (for a Linux program: its kernel) */
+int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path,
+                    const void *elf, size_t len);
 
 int cmd_run(int argc, char **argv)
 {
@@ -364,7 +366,7 @@ int cmd_run(int argc, char **argv)
     int status;
     if (o.gdb_addr) {
         monitor_kick_every(&m, 50);
-        status = run_gdb_session(&m, o.gdb_addr, o.gdb_nonlocal, o.elf_path);
+        status = run_gdb_session(&m, o.gdb_addr, o.gdb_nonlocal, o.elf_path, elf, len);
     } else {
         if (o.cfg.timeout_s > 0)
             monitor_kick_every(&m, 50);
