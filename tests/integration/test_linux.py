@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
+import time
 
 from pvrrtest import *
 
@@ -592,6 +594,52 @@ class KernelFrames(PvrrTestCase):
         status, stdout, err = s.finish()
         self.assertEqual(status, 0, text(err)[-2000:])
         self.assertEqual(stdout, b"hello123")
+
+    def interrupted(self, exe, mode):
+        """`pvrr run --gdb` of (exe); gdb continues, gets ^C after 2 s, prints where it stopped
+        and the two bytes before: returns (pc, those bytes, gdb's output)."""
+        s = GdbServer("run", "--gdb", "127.0.0.1:0", exe)
+        self.addCleanup(s.kill)
+        args = ["gdb", "-q", "-nx", "-batch", "-ex", "set pagination off",
+                "-ex", "target remote 127.0.0.1:%d" % s.port,
+                "-ex", "monitor kernel-frames " + mode, "-ex", "continue",
+                "-ex", 'printf "PCint %lx\\n", $pc', "-ex", "x/2xb $pc-2", "-ex", "bt 2",
+                "-ex", "kill", exe]
+        g = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(2)
+        g.send_signal(signal.SIGINT)
+        out = text(g.communicate(timeout=180)[0])
+        s.finish()
+        m = re.search(r"^PCint ([0-9a-f]+)$", out, re.M)
+        self.assertIsNotNone(m, out[-3000:])
+        b = re.search(r":\s+0x([0-9a-f]{2})\s+0x([0-9a-f]{2})", out[m.end():])
+        return int(m.group(1), 16), b and (int(b.group(1), 16), int(b.group(2), 16)), out
+
+    def test_interrupt_in_the_kernel_stops_in_user_code(self):
+        # the program spends nearly all its time in the kernel clearing the pages mmap
+        # hands out again: an interrupt lands there, and is reported after the syscall
+        exe = gcc_static(self.tmp, "spin", SPIN_C)
+        pc, _, out = self.interrupted(exe, "off")
+        self.assertLess(pc, USER_LO, "with kernel frames shown, ^C stopped in user code:\n" +
+                        out[-3000:])
+        pc, before, out = self.interrupted(exe, "on")
+        self.assertGreaterEqual(pc, USER_LO, out[-3000:])
+        self.assertEqual(before, (0x0f, 0x05), "not just after a syscall:\n" + out[-3000:])
+        self.assertRegex(out, r"#1 +0x[0-9a-f]+ in main \(\) at [^:]*spin\.c")
+
+
+SPIN_C = r"""
+#include <sys/mman.h>
+
+int main(void)
+{
+    for (;;) {
+        char *p = mmap(0, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[0] = 1;
+        munmap(p, 16 << 20);
+    }
+}
+"""
 
 DUMP_C = r"""
 #include <fcntl.h>
