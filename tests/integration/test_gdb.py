@@ -197,9 +197,13 @@ class ReplayGdb(PvrrTestCase):
                       s.err)
         with open(log + ".elf", "rb") as f, open(guest("hello"), "rb") as g:
             self.assertEqual(f.read(), g.read())
-        out = gdb_batch(log + ".elf", s.port, ["monitor help", "kill"])
-        for cmd in ("when", "goto", "checkpoints"):
+        out = gdb_batch(log + ".elf", s.port, ["monitor help", "monitor kernel-frames",
+                                               "monitor kernel-frames on", "kill"])
+        for cmd in ("when", "goto", "checkpoints", "kernel-frames"):
             self.assertIn(cmd, out)
+        # an SDK guest's kernel is the program: nothing is hidden, and cannot be
+        self.assertIn("kernel frames: shown (this guest's kernel is the program)", out)
+        self.assertIn("no kernel frames to hide", out)
 
     def test_extracted_elf_never_written_through_a_symlink(self):
         log = self.tmp("h.pvlog")
