@@ -140,15 +140,22 @@ int dbg_in_hidden_kernel(struct debugger *d, uint64_t rip);
  * the guest ending on the way fills (stop) as ended. Nothing if the stop is not hidden. */
 void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret);
 
-/* The address of a `syscall` instruction that ends just before (rip), or 0. */
+/* The address of a `syscall` instruction that ends just before (rip) in the
+ * user window, or 0. */
 uint64_t dbg_syscall_before(struct debugger *d, uint64_t rip);
 
-/* A reverse stop (stop) landed in hidden kernel code: go back to the user
- * instruction that entered the kernel (the `syscall`) and report (stop)
- * there. (after): the user rip the kernel returned to, when known (0: found
- * by running forward out of the kernel first). Returns -1 (the machine then
- * stays at the kernel stop) if the way into the kernel was not a `syscall`. */
-int tt_hide_kernel(struct timetravel *tt, struct gdb_stop *stop, uint64_t after);
+/* The address of the user instruction ending just before (rip) that enters
+ * the kernel and returns to (rip): `syscall`, or `rdtsc`/`rdtscp` (which
+ * fault in ring 3 and are emulated); 0 if the bytes are none of these. */
+uint64_t dbg_kernel_entry_before(struct debugger *d, uint64_t rip);
+
+/* A reverse stop landed in hidden kernel code: go back to the user
+ * instruction that entered the kernel (the `syscall`), where the caller
+ * reports the stop. (after): the user rip the kernel returns to, when known
+ * (0: from the kernel's record of the call, or by running forward out of the
+ * kernel). Returns -1, with the machine and position as they were, if the
+ * way into the kernel is not found. */
+int tt_hide_kernel(struct timetravel *tt, uint64_t after);
 
 /* `monitor kernel-frames [on|off]`: (arg) as typed; writes the answer. */
 int dbg_kframes_command(struct debugger *d, const char *arg, gdb_out_fn out, void *ctx);

@@ -55,6 +55,21 @@ uint64_t dbg_syscall_before(struct debugger *d, uint64_t rip)
     return p && p[0] == 0x0f && p[1] == 0x05 ? rip - 2 : 0;
 }
 
+uint64_t dbg_kernel_entry_before(struct debugger *d, uint64_t rip)
+{
+    uint64_t sc = dbg_syscall_before(d, rip);
+    if (sc || rip < d->user_lo + 3 || rip > d->user_hi)
+        return sc;
+    const uint8_t *p = vm_gpa(&d->m->vm, rip - 3, 3);
+    if (!p)
+        return 0;
+    if (p[1] == 0x0f && p[2] == 0x31)
+        return rip - 2; /* rdtsc: #GP in ring 3, emulated by the kernel */
+    if (p[0] == 0x0f && p[1] == 0x01 && p[2] == 0xf9)
+        return rip - 3; /* rdtscp */
+    return 0;
+}
+
 /* Note a watchpoint the kernel triggered on the way out: a STEP or an
  * interrupt becomes that hit; a hit already reported stays. */
 static void note_watch(struct debugger *d, struct gdb_stop *stop, int w, enum gdb_stop_kind kind)
@@ -170,9 +185,15 @@ void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret)
 
 /* ---- reverse ---- */
 
-int tt_hide_kernel(struct timetravel *tt, struct gdb_stop *stop, uint64_t after)
+int tt_hide_kernel(struct timetravel *tt, uint64_t after)
 {
     struct debugger *d = tt->d;
+    /* keep the way back: on failure the machine stays at the kernel stop */
+    struct checkpoint *here = ck_snapshot(&tt->ck, cur_event(tt), tt->r->chain, 1, tt->base_n);
+    if (!here)
+        return -1;
+    struct pos was = tt->cur;
+    int was_valid = tt->cur_valid, rc = -1;
     if (!after)
         after = kernel_return(d);
     if (!after) {
@@ -181,33 +202,37 @@ int tt_hide_kernel(struct timetravel *tt, struct gdb_stop *stop, uint64_t after)
         dbg_arm(d, NULL, 0, 0);
         dbg_arm_watches(d, 0);
         tt->cur_valid = 0;
-        if (step_to_user(d, &fwd) != 1)
-            return -1;
-        after = dbg_rip(d);
+        after = step_to_user(d, &fwd) == 1 ? dbg_rip(d) : 0;
     }
-    uint64_t sc = dbg_syscall_before(d, after);
-    if (!sc)
-        return -1;
-    /* reverse-continue to the last arrival at the `syscall` with only that
-     * breakpoint and no watchpoints: every instruction in between is the
-     * kernel's */
-    dbg_arm_watches(d, 0);
-    struct dbg_bp *bp = d->bp, one = {.addr = sc, .sw = 1};
-    size_t nbp = d->nbp;
-    unsigned nwp = d->nwp;
-    d->bp = &one;
-    d->nbp = 1;
-    d->nwp = 0;
-    struct gdb_stop back;
-    int rc = tt_reverse(tt, 0, &back);
-    d->bp = bp;
-    d->nbp = nbp;
-    d->nwp = nwp;
+    uint64_t entry = after ? dbg_kernel_entry_before(d, after) : 0;
+    if (entry) {
+        /* reverse-continue to the last arrival at that instruction with only
+         * that breakpoint and no watchpoints: everything after it is the
+         * kernel's */
+        dbg_arm_watches(d, 0);
+        struct dbg_bp *bp = d->bp, one = {.addr = entry, .sw = 1};
+        size_t nbp = d->nbp;
+        unsigned nwp = d->nwp;
+        d->bp = &one;
+        d->nbp = 1;
+        d->nwp = 0;
+        struct gdb_stop back;
+        rc = tt_reverse(tt, 0, &back);
+        d->bp = bp;
+        d->nbp = nbp;
+        d->nwp = nwp;
+        if (rc == 0 && (back.kind != GDB_STOP_SWBREAK || dbg_rip(d) != entry))
+            rc = -1;
+    }
+    if (rc < 0) {
+        (void)tt_restore(tt, here); /* the log was readable a moment ago */
+        tt->cur = was;
+        tt->cur_valid = was_valid;
+    }
+    ck_release(&tt->ck, here);
     dbg_arm(d, NULL, 0, 1); /* what a reverse-continue leaves armed */
     dbg_watch_snapshot(d);
-    if (rc < 0 || back.kind != GDB_STOP_SWBREAK || dbg_rip(d) != sc)
-        return -1;
-    return 0;
+    return rc;
 }
 
 /* ---- the monitor command ---- */

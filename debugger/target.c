@@ -216,16 +216,19 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
         }
         rc = tt_reverse(d->tt, req->how == GDB_RESUME_RSTEP, stop);
         /* landed in a hidden kernel: report at the `syscall` that entered it
-         * (a reverse-stepi from just after it knows where the kernel returned) */
+         * (a reverse-stepi from just after it knows where the kernel returned;
+         * after an interrupt, whose flag stays up, the way back polls no more) */
+        if (stop->kind == GDB_STOP_INTERRUPT)
+            d->stub = NULL;
         if (rc == 0 && dbg_in_hidden_kernel(d, dbg_rip(d)) &&
             (stop->kind == GDB_STOP_STEP || stop->kind == GDB_STOP_WATCH ||
              stop->kind == GDB_STOP_RWATCH || stop->kind == GDB_STOP_AWATCH ||
              stop->kind == GDB_STOP_INTERRUPT) &&
-            tt_hide_kernel(d->tt, stop,
-                           req->how == GDB_RESUME_RSTEP && !dbg_in_hidden_kernel(d, rip0) ? rip0
-                                                                                          : 0) < 0)
-            op_log(d, "the stop is inside the guest kernel, which was not entered by a "
-                      "`syscall`: shown there");
+            tt_hide_kernel(d->tt, req->how == GDB_RESUME_RSTEP && !dbg_in_hidden_kernel(d, rip0)
+                                      ? rip0
+                                      : 0) < 0)
+            op_log(d, "the stop is inside the guest kernel, and the user instruction that "
+                      "entered it was not found: shown there");
         break;
     default:
         rc = -1;
