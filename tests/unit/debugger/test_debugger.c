@@ -12,7 +12,9 @@
  * instruction counts) gives the same machine state whether it is reached by
  * running forward or by restoring a checkpoint and re-executing; write
  * watchpoints hit the same writes, with the same values, going forward and
- * going back (writes by instructions and by a hypercall's results).
+ * going back (writes by instructions and by a hypercall's results). Hiding
+ * the guest kernel's frames: a step from code outside the user window runs on
+ * into it; `monitor kernel-frames` turns that off and on.
  * Paths come from the environment (CTest sets them).
  */
 #include "debugger/debugger.h"
@@ -197,6 +199,81 @@ static void test_live_breakpoints_step_exit(void)
     CU_ASSERT_EQUAL(st.kind, GDB_STOP_EXITED);
     CU_ASSERT_EQUAL(st.status, 0);
     CU_ASSERT_TRUE(debugger_ended(d));
+    debugger_destroy(d);
+    close(m.out_fd);
+    monitor_fini(&m);
+}
+
+/* The end of the function that holds (addr), by the symbols. */
+static uint64_t func_end(uint64_t addr)
+{
+    struct pvrr_symloc a, b;
+    CU_ASSERT_EQUAL_FATAL(pvrr_sym_lookup(sym, addr, &a), 0);
+    uint64_t end = addr;
+    while (end < addr + 65536 && pvrr_sym_lookup(sym, end, &b) == 0 && b.func_addr == a.func_addr)
+        end++;
+    return end;
+}
+
+/* Hiding the guest kernel's frames, engine-neutral: with a "user window" of
+ * main alone, everything main calls counts as kernel code. A step from inside
+ * it runs on to main again (at the return address); `kernel-frames off`
+ * shows it; an SDK guest hides nothing by default. */
+static void test_live_kernel_frames_hidden(void)
+{
+    struct monitor m;
+    char err[256];
+    struct monitor_config cfg = {.cmdline = "", .elf_name = "hello.elf"};
+    CU_ASSERT_EQUAL_FATAL(monitor_init(&m, &cfg, elf, elf_len, err, sizeof err), 0);
+    m.out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    struct debugger *d = debugger_create(&m, NULL, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    const struct gdb_target_ops *ops = debugger_ops(d);
+    struct replay x = {.d = d, .ops = ops};
+    struct text t;
+    CU_ASSERT_NOT_EQUAL(mon(&x, "kernel-frames on", &t), 0); /* nothing to hide */
+    CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "no kernel frames to hide"));
+    CU_ASSERT_EQUAL(mon(&x, "kernel-frames", &t), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "shown"));
+
+    uint64_t lo = sym_addr("main"), hi = func_end(lo);
+    CU_ASSERT_FATAL(hi > lo);
+    CU_ASSERT_EQUAL(ops->set_bp(d, GDB_BP_SW, lo, 1, 1), 0);
+    struct gdb_stop st = resume(ops, d, GDB_RESUME_CONT);
+    CU_ASSERT_EQUAL_FATAL(st.kind, GDB_STOP_SWBREAK);
+    CU_ASSERT_EQUAL(ops->set_bp(d, GDB_BP_SW, lo, 1, 0), 0);
+    /* step (nothing hidden) until main calls out: the callee and its return address */
+    uint64_t rip = lo;
+    for (int i = 0; i < 1000 && rip >= lo && rip < hi; i++) {
+        st = resume(ops, d, GDB_RESUME_STEP);
+        CU_ASSERT_EQUAL_FATAL(st.kind, GDB_STOP_STEP);
+        rip = rip_of(ops, d);
+    }
+    CU_ASSERT_FATAL(rip < lo || rip >= hi);
+    struct gdb_regs g;
+    CU_ASSERT_EQUAL(ops->read_regs(d, &g), 0);
+    uint64_t ret = 0;
+    CU_ASSERT_EQUAL(ops->read_mem(d, g.rsp, &ret, 8), 0);
+    CU_ASSERT_FATAL(ret >= lo && ret < hi);
+
+    /* main is the user window: a step inside the callee ends back in main */
+    debugger_set_user_window(d, lo, hi, 0);
+    CU_ASSERT_EQUAL(mon(&x, "kernel-frames", &t), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "hidden"));
+    st = resume(ops, d, GDB_RESUME_STEP);
+    CU_ASSERT_EQUAL(st.kind, GDB_STOP_STEP);
+    CU_ASSERT_EQUAL(rip_of(ops, d), ret);
+
+    /* shown again: stepping walks into the next call */
+    CU_ASSERT_EQUAL(mon(&x, "kernel-frames off", &t), 0);
+    rip = ret;
+    for (int i = 0; i < 1000 && rip >= lo && rip < hi; i++) {
+        st = resume(ops, d, GDB_RESUME_STEP);
+        CU_ASSERT_EQUAL_FATAL(st.kind, GDB_STOP_STEP);
+        rip = rip_of(ops, d);
+    }
+    CU_ASSERT(rip < lo || rip >= hi);
+    CU_ASSERT_EQUAL(mon(&x, "kernel-frames bogus", &t), GDB_UNSUPPORTED);
     debugger_destroy(d);
     close(m.out_fd);
     monitor_fini(&m);
@@ -444,6 +521,8 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("debugger", NULL, NULL);
     CU_add_test(s, "live: breakpoints, one set, step, exit", test_live_breakpoints_step_exit);
+    CU_add_test(s, "live: the guest kernel's frames hidden and shown",
+                test_live_kernel_frames_hidden);
     CU_add_test(s, "replay: reverse-stepi retraces a forward trace",
                 test_replay_reverse_stepi_retraces_forward_trace);
     CU_add_test(s, "replay: reverse-stepi at every instruction of a stretch across a hypercall",
