@@ -12,6 +12,7 @@ Bad-input tests need no KVM at all.
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import struct
@@ -596,8 +597,8 @@ class KernelFrames(PvrrTestCase):
         self.assertEqual(stdout, b"hello123")
 
     def interrupted(self, exe, mode):
-        """`pvrr run --gdb` of (exe); gdb continues, gets ^C after 2 s, prints where it stopped
-        and the two bytes before: returns (pc, those bytes, gdb's output)."""
+        """`pvrr run --gdb` of (exe); gdb continues, gets ^C once the program runs, prints
+        where it stopped and the two bytes before: returns (pc, those bytes, gdb's output)."""
         s = GdbServer("run", "--gdb", "127.0.0.1:0", exe)
         self.addCleanup(s.kill)
         args = ["gdb", "-q", "-nx", "-batch", "-ex", "set pagination off",
@@ -606,7 +607,12 @@ class KernelFrames(PvrrTestCase):
                 "-ex", 'printf "PCint %lx\\n", $pc', "-ex", "x/2xb $pc-2", "-ex", "bt 2",
                 "-ex", "kill", exe]
         g = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        time.sleep(2)
+        self.addCleanup(g.kill)
+        # the program runs (its kernel loaded it) once it says so; then it spins
+        ready = select.select([s.proc.stdout], [], [], 180)[0]
+        self.assertTrue(ready and s.proc.stdout.readline() == b"spinning\n",
+                        "the program did not start under gdb")
+        time.sleep(0.5)
         g.send_signal(signal.SIGINT)
         out = text(g.communicate(timeout=180)[0])
         s.finish()
@@ -630,9 +636,11 @@ class KernelFrames(PvrrTestCase):
 
 SPIN_C = r"""
 #include <sys/mman.h>
+#include <unistd.h>
 
 int main(void)
 {
+    write(1, "spinning\n", 9);
     for (;;) {
         char *p = mmap(0, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         p[0] = 1;
