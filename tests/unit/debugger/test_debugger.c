@@ -279,6 +279,60 @@ static void test_live_kernel_frames_hidden(void)
     monitor_fini(&m);
 }
 
+/* The same on a replay: a step from the call into a hidden callee ends at
+ * the return address, and the position stays exact for reverse execution;
+ * a reverse-stepi into code that was not entered by `syscall` cannot be
+ * hidden: it stays there, one instruction back, with a message. */
+static void test_replay_kernel_frames_hidden(void)
+{
+    const char *log = getenv("PVRR_TEST_HELLO_LOG");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+    static struct replay x;
+    CU_ASSERT_EQUAL_FATAL(replay_open(&x, log), 0);
+    uint64_t lo = rsym(&x, "main"), hi = func_end(lo);
+    CU_ASSERT_EQUAL(x.ops->set_bp(x.d, GDB_BP_SW, lo, 1, 1), 0);
+    struct gdb_stop st = resume(x.ops, x.d, GDB_RESUME_CONT);
+    CU_ASSERT_EQUAL_FATAL(st.kind, GDB_STOP_SWBREAK);
+    CU_ASSERT_EQUAL(x.ops->set_bp(x.d, GDB_BP_SW, lo, 1, 0), 0);
+    uint64_t call = lo, rip = lo;
+    for (int i = 0; i < 1000 && rip >= lo && rip < hi; i++) {
+        call = rip;
+        st = resume(x.ops, x.d, GDB_RESUME_STEP);
+        CU_ASSERT_EQUAL_FATAL(st.kind, GDB_STOP_STEP);
+        rip = rip_of(x.ops, x.d);
+    }
+    CU_ASSERT_FATAL(rip < lo || rip >= hi);
+    struct gdb_regs g;
+    CU_ASSERT_EQUAL(x.ops->read_regs(x.d, &g), 0);
+    uint64_t ret = 0;
+    read_u64(&x, g.rsp, 8, &ret);
+    CU_ASSERT_FATAL(ret > call && ret < hi);
+    st = resume(x.ops, x.d, GDB_RESUME_RSTEP);
+    CU_ASSERT_EQUAL_FATAL(rip_of(x.ops, x.d), call);
+
+    debugger_set_user_window(x.d, lo, hi, 0);
+    st = resume(x.ops, x.d, GDB_RESUME_STEP); /* over the whole call */
+    CU_ASSERT_EQUAL(st.kind, GDB_STOP_STEP);
+    CU_ASSERT_EQUAL_FATAL(rip_of(x.ops, x.d), ret);
+    uint64_t digest = state_digest(&x);
+    /* back: the callee's last instruction, not a `syscall`'s way in */
+    st = resume(x.ops, x.d, GDB_RESUME_RSTEP);
+    CU_ASSERT_EQUAL(st.kind, GDB_STOP_STEP);
+    rip = rip_of(x.ops, x.d);
+    CU_ASSERT(rip < lo || rip >= hi);
+    /* an exact position: one step forward (shown) is the return address again */
+    struct text t;
+    CU_ASSERT_EQUAL(mon(&x, "kernel-frames off", &t), 0);
+    st = resume(x.ops, x.d, GDB_RESUME_STEP);
+    CU_ASSERT_EQUAL(st.kind, GDB_STOP_STEP);
+    CU_ASSERT_EQUAL(rip_of(x.ops, x.d), ret);
+    CU_ASSERT_EQUAL(state_digest(&x), digest);
+    st = resume(x.ops, x.d, GDB_RESUME_CONT);
+    CU_ASSERT_EQUAL(st.kind, GDB_STOP_HISTORY_END);
+    CU_ASSERT_EQUAL(replayer_finish(&x.r), 0);
+    replay_close(&x);
+}
+
 static void test_replay_reverse_stepi_retraces_forward_trace(void)
 {
     const char *log = getenv("PVRR_TEST_HELLO_LOG");
@@ -523,6 +577,7 @@ int main(void)
     CU_add_test(s, "live: breakpoints, one set, step, exit", test_live_breakpoints_step_exit);
     CU_add_test(s, "live: the guest kernel's frames hidden and shown",
                 test_live_kernel_frames_hidden);
+    CU_add_test(s, "replay: the guest kernel's frames hidden", test_replay_kernel_frames_hidden);
     CU_add_test(s, "replay: reverse-stepi retraces a forward trace",
                 test_replay_reverse_stepi_retraces_forward_trace);
     CU_add_test(s, "replay: reverse-stepi at every instruction of a stretch across a hypercall",
