@@ -149,13 +149,13 @@ uint64_t dbg_syscall_before(struct debugger *d, uint64_t rip);
  * fault in ring 3 and are emulated); 0 if the bytes are none of these. */
 uint64_t dbg_kernel_entry_before(struct debugger *d, uint64_t rip);
 
-/* A reverse stop landed in hidden kernel code: go back to the user
- * instruction that entered the kernel (the `syscall`), where the caller
- * reports the stop. (after): the user rip the kernel returns to, when known
- * (0: from the kernel's record of the call, or by running forward out of the
- * kernel). Returns -1, with the machine and position as they were, if the
- * way into the kernel is not found. */
-int tt_hide_kernel(struct timetravel *tt, uint64_t after);
+/* After a reverse step (step) or continue that stopped with (stop) (rip0:
+ * the rip before it): if the stop lies in hidden kernel code, go back to the
+ * user instruction that entered the kernel (the `syscall`) and report (stop)
+ * there. If that instruction is not found (the kernel was not entered by
+ * `syscall`, `rdtsc` or `rdtscp`, e.g. before the program's first
+ * instruction) the machine stays at the kernel stop and the log says so. */
+void dbg_hide_reverse_stop(struct debugger *d, struct gdb_stop *stop, int step, uint64_t rip0);
 
 /* `monitor kernel-frames [on|off]`: (arg) as typed; writes the answer. */
 int dbg_kframes_command(struct debugger *d, const char *arg, gdb_out_fn out, void *ctx);

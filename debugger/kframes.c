@@ -185,7 +185,12 @@ void dbg_leave_kernel(struct debugger *d, struct gdb_stop *stop, uint64_t ret)
 
 /* ---- reverse ---- */
 
-int tt_hide_kernel(struct timetravel *tt, uint64_t after)
+/* A reverse stop landed in hidden kernel code: go back to the user
+ * instruction that entered the kernel. (after): the user rip the kernel
+ * returns to, when known (0: from the kernel's record of the call, or by
+ * running forward out of the kernel). Returns -1, with the machine and
+ * position as they were, if the way into the kernel is not found. */
+static int tt_hide_kernel(struct timetravel *tt, uint64_t after)
 {
     struct debugger *d = tt->d;
     /* keep the way back: on failure the machine stays at the kernel stop */
@@ -233,6 +238,30 @@ int tt_hide_kernel(struct timetravel *tt, uint64_t after)
     dbg_arm(d, NULL, 0, 1); /* what a reverse-continue leaves armed */
     dbg_watch_snapshot(d);
     return rc;
+}
+
+void dbg_hide_reverse_stop(struct debugger *d, struct gdb_stop *stop, int step, uint64_t rip0)
+{
+    switch (stop->kind) {
+    case GDB_STOP_STEP:
+    case GDB_STOP_WATCH:
+    case GDB_STOP_RWATCH:
+    case GDB_STOP_AWATCH:
+    case GDB_STOP_INTERRUPT:
+        break;
+    default:
+        return; /* breakpoints the user set in the kernel, the start of history */
+    }
+    if (!d->tt || !dbg_in_hidden_kernel(d, dbg_rip(d)))
+        return;
+    /* after an interrupt, whose flag stays up, the way back polls no more */
+    if (stop->kind == GDB_STOP_INTERRUPT)
+        d->stub = NULL;
+    /* a reverse-stepi from just after the kernel knows where it returned */
+    uint64_t after = step && !dbg_in_hidden_kernel(d, rip0) ? rip0 : 0;
+    if (tt_hide_kernel(d->tt, after) < 0 && d->log)
+        d->log(d->log_ctx, "the stop is inside the guest kernel, and the user instruction that "
+                           "entered it was not found: shown there");
 }
 
 /* ---- the monitor command ---- */

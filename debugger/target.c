@@ -15,8 +15,6 @@
 
 /* ---- gdb_target_ops ---- */
 
-static void op_log(void *tp, const char *msg);
-
 static int op_read_regs(void *tp, struct gdb_regs *g)
 {
     struct debugger *d = tp;
@@ -215,20 +213,8 @@ static int op_resume(void *tp, const struct gdb_resume *req, struct gdb_stop *st
             break;
         }
         rc = tt_reverse(d->tt, req->how == GDB_RESUME_RSTEP, stop);
-        /* landed in a hidden kernel: report at the `syscall` that entered it
-         * (a reverse-stepi from just after it knows where the kernel returned;
-         * after an interrupt, whose flag stays up, the way back polls no more) */
-        if (stop->kind == GDB_STOP_INTERRUPT)
-            d->stub = NULL;
-        if (rc == 0 && dbg_in_hidden_kernel(d, dbg_rip(d)) &&
-            (stop->kind == GDB_STOP_STEP || stop->kind == GDB_STOP_WATCH ||
-             stop->kind == GDB_STOP_RWATCH || stop->kind == GDB_STOP_AWATCH ||
-             stop->kind == GDB_STOP_INTERRUPT) &&
-            tt_hide_kernel(d->tt, req->how == GDB_RESUME_RSTEP && !dbg_in_hidden_kernel(d, rip0)
-                                      ? rip0
-                                      : 0) < 0)
-            op_log(d, "the stop is inside the guest kernel, and the user instruction that "
-                      "entered it was not found: shown there");
+        if (rc == 0)
+            dbg_hide_reverse_stop(d, stop, req->how == GDB_RESUME_RSTEP, rip0);
         break;
     default:
         rc = -1;
