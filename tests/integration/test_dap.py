@@ -237,6 +237,12 @@ class Console(PvrrTestCase):
         bad = c.request("evaluate", {"expression": "monitor frobnicate", "context": "repl"},
                         expect_success=False)
         self.assertIn("unknown monitor command", bad["message"])
+        # the debugger's own monitor commands: an SDK guest hides no kernel frames
+        kf = c.request("evaluate", {"expression": "monitor kernel-frames", "context": "repl"})
+        self.assertIn("kernel frames: shown", kf["body"]["result"])
+        kf = c.request("evaluate", {"expression": "monitor kernel-frames on", "context": "repl"},
+                       expect_success=False)
+        self.assertIn("no kernel frames to hide", kf["message"])
         n = len(c.events)
         c.request("evaluate", {"expression": "-exec monitor goto 2", "context": "repl"})
         stopped(c, "goto", n)
