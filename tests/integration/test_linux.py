@@ -510,8 +510,9 @@ int main(int argc, char **argv)
 USER_LO = 4 << 20  # personality/linux/layout.h: the user window starts here
 
 
-def syscall_in(exe, func):
-    """The address of the first `syscall` instruction of (func) in (exe), by objdump."""
+def insn_in(exe, func, insn="syscall"):
+    """The address of the first (insn) instruction (no operands) of (func) in (exe), by
+    objdump."""
     if not shutil.which("objdump"):
         raise unittest.SkipTest("objdump is not installed")
     r = subprocess.run(["objdump", "-d", "--no-show-raw-insn", exe], capture_output=True,
@@ -522,9 +523,9 @@ def syscall_in(exe, func):
             inside = True
         elif inside and not line.strip():
             break
-        elif inside and re.search(r"\tsyscall\s*$", line):
+        elif inside and re.search(r"\t%s\s*$" % insn, line):
             return int(line.split(":")[0], 16)
-    raise AssertionError("no syscall instruction in %s of %s" % (func, exe))
+    raise AssertionError("no %s instruction in %s of %s" % (insn, func, exe))
 
 
 class KernelFrames(PvrrTestCase):
@@ -539,7 +540,7 @@ class KernelFrames(PvrrTestCase):
         if not shutil.which("gdb"):
             self.skipTest("gdb is not installed")
         self.exe = gcc_static(self.tmp, "kframes", KFRAMES_C)
-        self.sc = syscall_in(self.exe, "__libc_read")
+        self.sc = insn_in(self.exe, "__libc_read")
         self.data = self.tmp("data.txt")
         with open(self.data, "w") as f:
             f.write("hello12345\n")
@@ -633,6 +634,45 @@ class KernelFrames(PvrrTestCase):
         self.assertEqual(before, (0x0f, 0x05), "not just after a syscall:\n" + out[-3000:])
         self.assertRegex(out, r"#1 +0x[0-9a-f]+ in main \(\) at [^:]*spin\.c")
 
+
+    def test_rdtsc_steps_over_its_emulation(self):
+        # rdtsc/rdtscp fault in ring 3 and the kernel emulates them: stepi and reverse-stepi
+        # step over that trip as over a syscall (the single-step way out of the kernel)
+        exe = gcc_static(self.tmp, "tsc", TSC_C)
+        at = {name: insn_in(exe, "main", name) for name in ("rdtsc", "rdtscp")}
+        log = self.tmp("tsc.pvlog")
+        r = pvrr("record", "-o", log, exe)
+        self.assertEqual(r.returncode, 0, text(r.stderr))
+        s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
+        self.addCleanup(s.kill)
+        pc = lambda tag: 'printf "PC%s %%lx\\n", $pc' % tag
+        out = gdb_batch(exe, s.port, [
+            "break *%#x" % at["rdtsc"], "break *%#x" % at["rdtscp"], "continue",
+            "stepi", pc("tsc"), "reverse-stepi", pc("tscback"), "continue",
+            "stepi", pc("tscp"), "reverse-stepi", pc("tscpback"), "detach"])
+        p = self.pcs(out)
+        want = {"tsc": at["rdtsc"] + 2, "tscback": at["rdtsc"], "tscp": at["rdtscp"] + 3,
+                "tscpback": at["rdtscp"]}
+        for tag, addr in want.items():
+            self.assertEqual(p.get(tag), addr, "%s: want %#x\n%s" % (tag, addr, out[-3000:]))
+        status, stdout, err = s.finish()
+        self.assertEqual(status, 0, text(err)[-2000:])
+        self.assertEqual(stdout, b"1\n")
+
+
+TSC_C = r"""
+#include <stdio.h>
+#include <x86intrin.h>
+
+int main(void)
+{
+    unsigned long long a = __rdtsc();
+    unsigned int aux;
+    unsigned long long b = __rdtscp(&aux);
+    printf("%d\n", b >= a);
+    return 0;
+}
+"""
 
 SPIN_C = r"""
 #include <sys/mman.h>
