@@ -635,45 +635,6 @@ class KernelFrames(PvrrTestCase):
         self.assertRegex(out, r"#1 +0x[0-9a-f]+ in main \(\) at [^:]*spin\.c")
 
 
-    def test_rdtsc_steps_over_its_emulation(self):
-        # rdtsc/rdtscp fault in ring 3 and the kernel emulates them: stepi and reverse-stepi
-        # step over that trip as over a syscall (the single-step way out of the kernel)
-        exe = gcc_static(self.tmp, "tsc", TSC_C)
-        at = {name: insn_in(exe, "main", name) for name in ("rdtsc", "rdtscp")}
-        log = self.tmp("tsc.pvlog")
-        r = pvrr("record", "-o", log, exe)
-        self.assertEqual(r.returncode, 0, text(r.stderr))
-        s = GdbServer("replay", "--gdb", "127.0.0.1:0", log)
-        self.addCleanup(s.kill)
-        pc = lambda tag: 'printf "PC%s %%lx\\n", $pc' % tag
-        out = gdb_batch(exe, s.port, [
-            "break *%#x" % at["rdtsc"], "break *%#x" % at["rdtscp"], "continue",
-            "stepi", pc("tsc"), "reverse-stepi", pc("tscback"), "continue",
-            "stepi", pc("tscp"), "reverse-stepi", pc("tscpback"), "detach"])
-        p = self.pcs(out)
-        want = {"tsc": at["rdtsc"] + 2, "tscback": at["rdtsc"], "tscp": at["rdtscp"] + 3,
-                "tscpback": at["rdtscp"]}
-        for tag, addr in want.items():
-            self.assertEqual(p.get(tag), addr, "%s: want %#x\n%s" % (tag, addr, out[-3000:]))
-        status, stdout, err = s.finish()
-        self.assertEqual(status, 0, text(err)[-2000:])
-        self.assertEqual(stdout, b"1\n")
-
-
-TSC_C = r"""
-#include <stdio.h>
-#include <x86intrin.h>
-
-int main(void)
-{
-    unsigned long long a = __rdtsc();
-    unsigned int aux;
-    unsigned long long b = __rdtscp(&aux);
-    printf("%d\n", b >= a);
-    return 0;
-}
-"""
-
 SPIN_C = r"""
 #include <sys/mman.h>
 #include <unistd.h>
