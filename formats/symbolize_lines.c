@@ -686,6 +686,32 @@ static int parse_stream(struct pvrr_sym *s, const unsigned char *b, size_t n)
     return ret;
 }
 
+/* Drop the rows, still in reading order, that cover no address: those at the
+ * address where their own sequence ends (a sequence of length zero, as some
+ * compilers emit for code they dropped). Sorted, such a row would follow the
+ * end of a sequence ending at the same address and seem to cover everything
+ * above it. */
+static void drop_empty_rows(struct pvrr_sym *s)
+{
+    size_t out = 0, start = 0;
+    for (size_t i = 0; i < s->nrows; i++) {
+        if (!s->rows[i].end_seq)
+            continue;
+        size_t kept = 0;
+        for (size_t j = start; j < i; j++)
+            if (s->rows[j].addr < s->rows[i].addr) {
+                s->rows[out++] = s->rows[j];
+                kept++;
+            }
+        if (kept > 0) /* else the whole sequence was empty: its end goes too */
+            s->rows[out++] = s->rows[i];
+        start = i + 1;
+    }
+    for (size_t j = start; j < s->nrows; j++) /* an unterminated last sequence stays */
+        s->rows[out++] = s->rows[j];
+    s->nrows = out;
+}
+
 static int cmp_rows(const void *pa, const void *pb)
 {
     const struct line_row *a = pa, *b = pb;
@@ -754,6 +780,7 @@ int sym_load_lines(struct pvrr_sym *s)
     else if (waited == pid && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)
         set_warning(s, "the DWARF reader failed (exit status %d); %zu line rows kept",
                     WEXITSTATUS(wstatus), s->nrows);
+    drop_empty_rows(s);
     if (s->nrows > 0) /* qsort's pointer must not be NULL, even for 0 rows */
         qsort(s->rows, s->nrows, sizeof(*s->rows), cmp_rows);
     return 0;
