@@ -29,6 +29,11 @@ void debugger_set_user_window(struct debugger *d, uint64_t lo, uint64_t hi, uint
     d->sys_now = sys_now;
 }
 
+static int in_user(const struct debugger *d, uint64_t rip)
+{
+    return rip >= d->user_lo && rip < d->user_hi;
+}
+
 /* The user rip the kernel returns to from the system call it serves now, or
  * 0 (no record, or outside a call: the few instructions of its entry and exit). */
 static uint64_t kernel_return(struct debugger *d)
@@ -39,12 +44,12 @@ static uint64_t kernel_return(struct debugger *d)
     uint64_t nr, rip;
     memcpy(&nr, p, 8);
     memcpy(&rip, p + 7 * 8, 8);
-    return nr != ~0ull && rip >= d->user_lo && rip < d->user_hi ? rip : 0;
+    return nr != ~0ull && in_user(d, rip) ? rip : 0;
 }
 
 int dbg_in_hidden_kernel(struct debugger *d, uint64_t rip)
 {
-    return d->hide_kernel && d->user_hi && (rip < d->user_lo || rip >= d->user_hi);
+    return d->hide_kernel && d->user_hi && !in_user(d, rip);
 }
 
 uint64_t dbg_syscall_before(struct debugger *d, uint64_t rip)
@@ -70,10 +75,13 @@ uint64_t dbg_kernel_entry_before(struct debugger *d, uint64_t rip)
     return 0;
 }
 
-/* Note a watchpoint the kernel triggered on the way out: a STEP or an
- * interrupt becomes that hit; a hit already reported stays. */
-static void note_watch(struct debugger *d, struct gdb_stop *stop, int w, enum gdb_stop_kind kind)
+/* Note the watchpoint a hypercall or a watched access (ev) on the way out
+ * of the kernel shows: a STEP or an interrupt becomes that hit; a hit
+ * already reported stays. */
+static void note_watch(struct debugger *d, struct gdb_stop *stop, enum monitor_event ev)
 {
+    enum gdb_stop_kind kind = GDB_STOP_WATCH;
+    int w = ev == MON_EV_WATCH ? dbg_watch_hit(d, &kind) : dbg_watch_changed(d);
     if (w < 0)
         return;
     if (stop->kind == GDB_STOP_STEP || stop->kind == GDB_STOP_INTERRUPT) {
@@ -91,20 +99,15 @@ static int run_to_return(struct debugger *d, struct gdb_stop *stop, uint64_t ret
         return -1;
     for (;;) {
         enum monitor_event ev = dbg_exec(d, 0);
-        enum gdb_stop_kind kind;
         switch (ev) {
         case MON_EV_BREAKPOINT:
             if (d->m->ev.bp.addr == ret)
                 return 1;
             continue;
         case MON_EV_HYPERCALL:
-            note_watch(d, stop, dbg_watch_changed(d), GDB_STOP_WATCH);
+        case MON_EV_WATCH:
+            note_watch(d, stop, ev);
             continue;
-        case MON_EV_WATCH: {
-            int w = dbg_watch_hit(d, &kind);
-            note_watch(d, stop, w, kind);
-            continue;
-        }
         case MON_EV_STOPPED:
             dbg_ended_stop(d, stop);
             return 0;
@@ -123,26 +126,20 @@ static int step_to_user(struct debugger *d, struct gdb_stop *stop)
         if ((n % POLL_STEPS) == 0 && d->stub && gdbstub_poll_interrupt(d->stub))
             return -1;
         enum monitor_event ev = dbg_exec(d, 1);
-        enum gdb_stop_kind kind;
         switch (ev) {
         case MON_EV_STEP:
             break;
         case MON_EV_HYPERCALL:
-            note_watch(d, stop, dbg_watch_changed(d), GDB_STOP_WATCH);
+        case MON_EV_WATCH:
+            note_watch(d, stop, ev);
             break;
-        case MON_EV_WATCH: {
-            int w = dbg_watch_hit(d, &kind);
-            note_watch(d, stop, w, kind);
-            break;
-        }
         case MON_EV_STOPPED:
             dbg_ended_stop(d, stop);
             return 0;
         default:
             continue;
         }
-        uint64_t rip = dbg_rip(d);
-        if (rip >= d->user_lo && rip < d->user_hi)
+        if (in_user(d, dbg_rip(d)))
             return 1;
     }
 }
