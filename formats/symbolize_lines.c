@@ -61,6 +61,25 @@ static int fhash_grow(struct pvrr_sym *s)
     return 0;
 }
 
+/* Append a copy of the (n) bytes at (p) to s->files. */
+static int append_file(struct pvrr_sym *s, const unsigned char *p, size_t n)
+{
+    if (s->nfiles == s->capfiles) {
+        size_t ncap = s->capfiles ? s->capfiles * 2 : 64;
+        char **nf = realloc(s->files, ncap * sizeof(*nf));
+
+        if (nf == NULL)
+            return -1;
+        s->files = nf;
+        s->capfiles = ncap;
+    }
+    s->files[s->nfiles] = strndup((const char *)p, n);
+    if (s->files[s->nfiles] == NULL)
+        return -1;
+    s->nfiles++;
+    return 0;
+}
+
 /* Intern (path), keeping at most FILE_MAX - 1 bytes of its tail. */
 static int intern_file(struct pvrr_sym *s, const char *path, uint32_t *idx)
 {
@@ -81,22 +100,10 @@ static int intern_file(struct pvrr_sym *s, const char *path, uint32_t *idx)
         }
         j = (j + 1) & (s->fhash_cap - 1);
     }
-    if (s->nfiles >= UINT32_MAX - 1)
+    if (s->nfiles >= UINT32_MAX - 1 || append_file(s, (const unsigned char *)buf, strlen(buf)) != 0)
         return -1;
-    if (s->nfiles == s->capfiles) {
-        size_t ncap = s->capfiles ? s->capfiles * 2 : 64;
-        char **nf = realloc(s->files, ncap * sizeof(*nf));
-
-        if (nf == NULL)
-            return -1;
-        s->files = nf;
-        s->capfiles = ncap;
-    }
-    s->files[s->nfiles] = strdup(buf);
-    if (s->files[s->nfiles] == NULL)
-        return -1;
-    s->fhash[j] = (uint32_t)(s->nfiles + 1);
-    *idx = (uint32_t)s->nfiles++;
+    s->fhash[j] = (uint32_t)s->nfiles;
+    *idx = (uint32_t)(s->nfiles - 1);
     return 0;
 }
 
@@ -608,24 +615,6 @@ static void set_warning(struct pvrr_sym *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s->warning, sizeof(s->warning), fmt, ap);
     va_end(ap);
-}
-
-static int append_file(struct pvrr_sym *s, const unsigned char *p, size_t n)
-{
-    if (s->nfiles == s->capfiles) {
-        size_t ncap = s->capfiles ? s->capfiles * 2 : 64;
-        char **nf = realloc(s->files, ncap * sizeof(*nf));
-
-        if (nf == NULL)
-            return -1;
-        s->files = nf;
-        s->capfiles = ncap;
-    }
-    s->files[s->nfiles] = strndup((const char *)p, n);
-    if (s->files[s->nfiles] == NULL)
-        return -1;
-    s->nfiles++;
-    return 0;
 }
 
 /*
