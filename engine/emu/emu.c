@@ -100,8 +100,7 @@ static int emu_create(struct vm *vm, char *err, size_t errlen)
     madvise(e->shadow, vm->mem_size, MADV_DONTFORK);
     size_t words = (vm->mem_size / 4096 + 63) / 64;
     e->compare_bits = calloc(words, 8);
-    e->scratch_bits = calloc(words, 8);
-    if (!e->compare_bits || !e->scratch_bits) {
+    if (!e->compare_bits) {
         snprintf(err, errlen, "out of memory for the written-pages bitmaps");
         goto fail;
     }
@@ -135,7 +134,6 @@ static void emu_destroy(struct vm *vm)
     if (e->shadow)
         munmap(e->shadow, vm->mem_size);
     free(e->compare_bits);
-    free(e->scratch_bits);
     free(e->bp);
     free(e->w);
     free(e);
@@ -460,43 +458,43 @@ static int emu_watch_set(struct vm *vm, uint64_t addr, uint64_t len, enum engine
 
 /* ---- written pages ---- */
 
-/* Clears bit p of (maybe) for each page p of the (npages) at (base) that this
- * process never touched: neither present nor swapped out in /proc/self/pagemap,
- * so it reads as zeroes (RAM and the shadow are private anonymous mappings).
- * Leaves (maybe) as it is where pagemap cannot be read. Comparing only the other
- * pages spares faulting in every untouched page of RAM and shadow (20 ms for
- * 64 MiB at each collect). */
-static void drop_untouched(const uint8_t *base, uint64_t npages, uint64_t *maybe)
+/* Sets bit p of (touched) for each page p of the (npages) at (base) that this
+ * process touched: present or swapped out in /proc/self/pagemap. A page never
+ * touched reads as zeroes (RAM and the shadow are private anonymous
+ * mappings). Returns -1 where pagemap cannot be read whole. */
+static int mark_touched(const uint8_t *base, uint64_t npages, uint64_t *touched)
 {
     int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
+        return -1;
     uint64_t ent[512];
-    for (uint64_t p = 0; p < npages; p += 512) {
+    int rc = 0;
+    for (uint64_t p = 0; p < npages && rc == 0; p += 512) {
         uint64_t n = npages - p < 512 ? npages - p : 512;
         off_t at = (off_t)(((uintptr_t)base / 4096 + p) * 8);
-        if (pread(fd, ent, n * 8, at) != (ssize_t)(n * 8))
-            break; /* what is left stays compared */
+        if (pread(fd, ent, n * 8, at) != (ssize_t)(n * 8)) {
+            rc = -1;
+            break;
+        }
         for (uint64_t i = 0; i < n; i++)
-            if (!(ent[i] >> 62)) /* bit 63 present, bit 62 swapped */
-                maybe[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
+            if (ent[i] >> 62) /* bit 63 present, bit 62 swapped */
+                touched[(p + i) / 64] |= 1ull << ((p + i) % 64);
     }
     close(fd);
+    return rc;
 }
 
-/* Sets (maybe) to the pages that may differ between RAM and the shadow: all but
- * those untouched in both. */
+/* Sets (maybe) to the pages that may differ between RAM and the shadow: those
+ * touched in either (all of them where pagemap cannot tell). Comparing only
+ * those spares faulting in every untouched page of RAM and shadow (20 ms for
+ * 64 MiB at each collect). */
 static void pages_to_compare(struct vm *vm, uint64_t *maybe)
 {
     struct emu_engine *e = emu_of(vm);
     uint64_t npages = vm->mem_size / 4096, words = (npages + 63) / 64;
-    uint64_t *other = e->scratch_bits;
-    memset(maybe, 0xff, words * 8);
-    memset(other, 0xff, words * 8);
-    drop_untouched(vm->mem, npages, maybe);
-    drop_untouched(e->shadow, npages, other);
-    for (uint64_t w = 0; w < words; w++)
-        maybe[w] |= other[w];
+    memset(maybe, 0, words * 8);
+    if (mark_touched(vm->mem, npages, maybe) < 0 || mark_touched(e->shadow, npages, maybe) < 0)
+        memset(maybe, 0xff, words * 8);
 }
 
 void emu_shadow_sync(struct vm *vm)

@@ -180,8 +180,8 @@ struct emu_engine {
 
     /* written pages: RAM as of the last dirty_collect */
     uint8_t *shadow;
-    uint64_t *compare_bits, *scratch_bits; /* a bit per RAM page, for the shadow compares */
-    int shadow_stale; /* cpu_restore ran: the next run takes RAM as the shadow */
+    uint64_t *compare_bits; /* a bit per RAM page, for the shadow compares */
+    int shadow_stale;       /* cpu_restore ran: the next run takes RAM as the shadow */
 };
 
 static inline struct emu_engine *emu_of(const struct vm *vm)
