@@ -81,6 +81,15 @@ struct monitor;
 void cli_linux_debugger(struct debugger *d, const struct monitor *m, const char *cmdline,
                         const void *kernel_elf, size_t kernel_len);
 
+/* Serve a gdb session (tools/debug.c) on (addr) (nonlocal: --gdb-allow-remote;
+ * elf_path: the guest ELF gdb is told about) for a live run of (m) booted from
+ * (kernel_elf, kernel_len) (for a Linux program: its kernel), or for a replay
+ * of (r). Return pvrr's exit status for the session. */
+struct replayer;
+int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path,
+                    const void *kernel_elf, size_t kernel_len);
+int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const char *elf_path);
+
 /* Write the program of the Linux recording (log) (command line (cmdline)) to
  * (out), as the recording read it (the kernel reads the whole file). Returns
  * 0, or -1 with the error printed. */

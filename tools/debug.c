@@ -14,10 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const char *elf_path);
-int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path,
-                    const void *kernel_elf, size_t kernel_len);
-
 static void log_stderr(void *ctx, const char *msg)
 {
     (void)ctx;

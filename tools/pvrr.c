@@ -332,10 +332,6 @@ void cli_report_stop(const struct monitor *m, const char *elf_path)
         fprintf(stderr, "pvrr: %s\n%s", m->stop.msg, where);
 }
 
-/* (elf, len): the guest image booted (for a Linux program: its kernel) */
-int run_gdb_session(struct monitor *m, const char *addr, int nonlocal, const char *elf_path,
-                    const void *elf, size_t len);
-
 int cmd_run(int argc, char **argv)
 {
     struct run_opts o;

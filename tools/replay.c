@@ -66,8 +66,6 @@ static int extract_elf(const struct replayer *r, const char *path)
     return 0;
 }
 
-int replay_gdb_session(struct replayer *r, const char *addr, int nonlocal, const char *elf_path);
-
 int cmd_replay(int argc, char **argv)
 {
     static const struct option longopts[] = {
